@@ -1,0 +1,1 @@
+"""PyTorch backend of the gpstoken toolkit: models, renderer, metrics, training, generation."""

@@ -1,0 +1,23 @@
+// Every `gpstoken` command, in the order `--help` lists them.
+import type { CommandModule } from 'yargs';
+import { dataCommand } from './data.ts';
+import { demoCommand } from './demo.ts';
+import { doctorCommand } from './doctor.ts';
+import { evalCommand } from './eval.ts';
+import { generateCommand } from './generate.ts';
+import { partitionCommand } from './partition.ts';
+import { reconstructCommand } from './reconstruct.ts';
+import { sweepCommand } from './sweep.ts';
+import { trainCommand } from './train.ts';
+
+export const COMMANDS: CommandModule<any, any>[] = [
+  partitionCommand,
+  reconstructCommand,
+  evalCommand,
+  dataCommand,
+  trainCommand,
+  generateCommand,
+  sweepCommand,
+  demoCommand,
+  doctorCommand,
+];

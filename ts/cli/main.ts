@@ -1,0 +1,59 @@
+// The `gpstoken` command line: global options, command registration and exit codes.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import yargs, { type Argv } from 'yargs';
+import { REPO_ROOT, closeBackend } from '../bridge/backend.ts';
+import { COMMANDS } from './commands/index.ts';
+import { PartialFailureError, UsageError, describeError } from './errors.ts';
+import { setQuiet } from './output.ts';
+
+function packageVersion(): string {
+  const raw = readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8');
+  return (JSON.parse(raw) as { version: string }).version;
+}
+
+export function buildParser(argv: string[]): Argv {
+  let parser = yargs(argv)
+    .scriptName('gpstoken')
+    .usage('$0 <command> [options]\n\nGaussian parameterized spatially-adaptive tokenization (GPSToken) toolkit.')
+    .option('json', { type: 'boolean', default: false, describe: 'Print the result as one JSON document on stdout' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'Print no progress or log lines on stderr' })
+    .option('verbose', { type: 'boolean', default: false, describe: 'Print stack traces and Python tracebacks on errors' })
+    .middleware((args) => setQuiet(Boolean(args.quiet)))
+    .version(packageVersion())
+    .help()
+    .alias('h', 'help')
+    .strict()
+    .demandCommand(1, 'Name a command; `gpstoken --help` lists them.')
+    .recommendCommands()
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((message, error) => {
+      throw error ?? new UsageError(message);
+    });
+  for (const command of COMMANDS) parser = parser.command(command);
+  return parser;
+}
+
+/** Runs the CLI and returns the exit code: 0 success, 1 failure, 2 bad usage. */
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  try {
+    await buildParser(argv).parseAsync();
+    return 0;
+  } catch (error) {
+    process.stderr.write(`error: ${describeError(error, verbose)}\n`);
+    if (error instanceof UsageError) {
+      if (!verbose && /Unknown argument|Not enough|Missing required|Invalid values/.test(error.message)) {
+        process.stderr.write('Run with --help to see the options.\n');
+      }
+      return 2;
+    }
+    if (!(error instanceof PartialFailureError) && !verbose) {
+      process.stderr.write('Run with --verbose for the stack trace.\n');
+    }
+    return 1;
+  } finally {
+    await closeBackend();
+  }
+}
