@@ -9,6 +9,8 @@ import { partitionCommand } from './partition.ts';
 import { reconstructCommand } from './reconstruct.ts';
 import { sweepCommand } from './sweep.ts';
 import { trainCommand } from './train.ts';
+import { trainGeneratorCommand } from './train-generator.ts';
+import { trainLayoutCommand } from './train-layout.ts';
 
 export const COMMANDS: CommandModule<any, any>[] = [
   partitionCommand,
@@ -17,6 +19,8 @@ export const COMMANDS: CommandModule<any, any>[] = [
   dataCommand,
   trainCommand,
   generateCommand,
+  trainGeneratorCommand,
+  trainLayoutCommand,
   sweepCommand,
   demoCommand,
   doctorCommand,
