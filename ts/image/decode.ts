@@ -1,14 +1,147 @@
-// TODO: replace this first version (sharp, no Pillow parity checks yet) with the full decoder.
+// Image decoding that returns exactly the pixels of Pillow 9.4's `Image.open(f).convert("RGB")`,
+// which is how the published GPSToken code reads every image.
+//
+// PNG goes through our own reader (png.ts) because Pillow's 16-bit and palette rules differ
+// from libvips'. JPEG and WebP go through sharp (libvips, mozjpeg, libwebp) with the
+// embedded ICC profile ignored and no EXIF rotation, as Pillow does neither. Pillow's
+// libjpeg-turbo 2.1 and sharp's mozjpeg both decode with the islow IDCT and fancy upsampling:
+// the tests compare every pixel of the embedded photos and of JPEGs written by Pillow.
+// CMYK JPEGs are read as raw CMYK and converted with Pillow's formula, not with a colour profile.
+import { readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
+import { decodePng, hasPngSignature, PngFormatError } from './png.ts';
 import { ImageDecodeError, type RgbImage } from './types.ts';
 
-/** Decodes a PNG, JPEG or WebP file to 8-bit RGB. */
+/** Largest image decoded, in pixels; Pillow refuses twice its 89.5-megapixel warning limit. */
+export const MAX_IMAGE_PIXELS = 178_956_970;
+
+export type ImageFormat = 'png' | 'jpeg' | 'webp';
+
+/** Decodes a PNG, JPEG or WebP file to 8-bit RGB, pixel for pixel as Pillow 9.4 does. */
 export async function decodeImageFile(file: string): Promise<RgbImage> {
+  const bytes = await readImageBytes(file);
+  const format = sniffFormat(bytes, file);
   try {
-    const { data, info } = await sharp(file).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`unexpected channel count ${info.channels}`);
-    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+    if (format === 'png') return decodePng(bytes, MAX_IMAGE_PIXELS);
+    return await decodeWithSharp(bytes, format);
   } catch (error) {
-    throw new ImageDecodeError(file, (error as Error).message, { cause: error });
+    if (error instanceof ImageDecodeError) throw error;
+    throw new ImageDecodeError(file, describeDecodeFailure(error, format), { cause: error });
   }
+}
+
+/** Decodes image bytes already in memory; `label` names the source in errors. */
+export async function decodeImageBytes(bytes: Buffer, label: string): Promise<RgbImage> {
+  if (bytes.length === 0) throw new ImageDecodeError(label, 'file is empty');
+  const format = sniffFormat(bytes, label);
+  try {
+    if (format === 'png') return decodePng(bytes, MAX_IMAGE_PIXELS);
+    return await decodeWithSharp(bytes, format);
+  } catch (error) {
+    throw new ImageDecodeError(label, describeDecodeFailure(error, format), { cause: error });
+  }
+}
+
+async function readImageBytes(file: string): Promise<Buffer> {
+  try {
+    const info = await stat(file);
+    if (info.isDirectory()) throw new ImageDecodeError(file, 'is a directory, expected an image file');
+    if (info.size === 0) throw new ImageDecodeError(file, 'file is empty');
+    return await readFile(file);
+  } catch (error) {
+    if (error instanceof ImageDecodeError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ImageDecodeError(file, 'file not found', { cause: error });
+    if (code === 'EACCES') throw new ImageDecodeError(file, 'permission denied', { cause: error });
+    throw new ImageDecodeError(file, `cannot read the file (${code ?? (error as Error).message})`, { cause: error });
+  }
+}
+
+/** Formats recognised by their first bytes but not decoded, with the name shown to the user. */
+const UNSUPPORTED_SIGNATURES: Array<{ name: string; matches: (b: Buffer) => boolean }> = [
+  { name: 'GIF', matches: (b) => b.toString('latin1', 0, 4) === 'GIF8' },
+  { name: 'BMP', matches: (b) => b.toString('latin1', 0, 2) === 'BM' },
+  { name: 'TIFF', matches: (b) => ['II*\0', 'MM\0*'].includes(b.toString('latin1', 0, 4)) },
+  { name: 'AVIF', matches: (b) => b.toString('latin1', 4, 8) === 'ftyp' && /^avi[fs]/.test(b.toString('latin1', 8, 12)) },
+  { name: 'HEIF', matches: (b) => b.toString('latin1', 4, 8) === 'ftyp' },
+  { name: 'ICO', matches: (b) => b.length >= 4 && b.readUInt32BE(0) === 0x00000100 },
+  { name: 'PSD', matches: (b) => b.toString('latin1', 0, 4) === '8BPS' },
+  { name: 'JPEG 2000', matches: (b) => b.length >= 12 && b.readUInt32BE(4) === 0x6a502020 },
+  { name: 'JPEG XL', matches: (b) => (b[0] === 0xff && b[1] === 0x0a) || b.toString('latin1', 4, 8) === 'JXL ' },
+  { name: 'QOI', matches: (b) => b.toString('latin1', 0, 4) === 'qoif' },
+  { name: 'PDF', matches: (b) => b.toString('latin1', 0, 5) === '%PDF-' },
+  { name: 'SVG', matches: (b) => /^\s*(<\?xml[^>]*>\s*)?<svg[\s>]/i.test(b.toString('utf8', 0, 256)) },
+];
+
+/** Identifies the format from the first bytes; the file name's extension plays no part. */
+export function sniffFormat(bytes: Buffer, file: string): ImageFormat {
+  if (hasPngSignature(bytes)) return 'png';
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
+  if (bytes.toString('latin1', 0, 4) === 'RIFF' && bytes.toString('latin1', 8, 12) === 'WEBP') return 'webp';
+
+  const known = UNSUPPORTED_SIGNATURES.find((signature) => signature.matches(bytes));
+  if (known !== undefined) {
+    throw new ImageDecodeError(file, `unsupported format: ${known.name}; convert it to PNG, JPEG or WebP`);
+  }
+  throw new ImageDecodeError(file, 'not a PNG, JPEG or WebP image (unrecognised file signature)');
+}
+
+async function decodeWithSharp(bytes: Buffer, format: 'jpeg' | 'webp'): Promise<RgbImage> {
+  const options = { ignoreIcc: true, limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'truncated' as const };
+  const metadata = await sharp(bytes, options).metadata();
+  if (metadata.space === 'cmyk') return cmykToRgb(await sharp(bytes, options).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true }));
+
+  // `raw()` keeps the decoded samples: no colour conversion, no rotation, alpha still present.
+  const { data, info } = await sharp(bytes, options).raw().toBuffer({ resolveWithObject: true });
+  if (info.depth !== undefined && info.depth !== 'uchar') throw new Error(`${format} decoded to ${info.depth} samples, expected 8-bit`);
+  return dropExtraChannels(data, info.width, info.height, info.channels);
+}
+
+/** Keeps R, G, B (or replicates grey), dropping alpha without compositing, as Pillow's convert does. */
+function dropExtraChannels(data: Buffer, width: number, height: number, channels: number): RgbImage {
+  const out = new Uint8Array(width * height * 3);
+  const grey = channels <= 2;
+  for (let p = 0, s = 0, o = 0; p < width * height; p++, s += channels, o += 3) {
+    out[o] = data[s]!;
+    out[o + 1] = data[grey ? s : s + 1]!;
+    out[o + 2] = data[grey ? s : s + 2]!;
+  }
+  return { width, height, data: out };
+}
+
+/**
+ * Converts CMYK to RGB with Pillow 9.4's `cmyk2rgb`: channel = 255 - k - c (1 - k / 255),
+ * rounded by its MULDIV255 integer trick, ignoring any colour profile.
+ */
+function cmykToRgb({ data, info }: { data: Buffer; info: sharp.OutputInfo }): RgbImage {
+  if (info.channels !== 4) throw new Error(`CMYK image decoded to ${info.channels} channels, expected 4`);
+  const pixels = info.width * info.height;
+  const out = new Uint8Array(pixels * 3);
+  for (let p = 0; p < pixels; p++) {
+    const inverseK = 255 - data[p * 4 + 3]!;
+    for (let c = 0; c < 3; c++) {
+      out[p * 3 + c] = clip8(inverseK - muldiv255(data[p * 4 + c]!, inverseK));
+    }
+  }
+  return { width: info.width, height: info.height, data: out };
+}
+
+function muldiv255(a: number, b: number): number {
+  const t = a * b + 128;
+  return ((t >> 8) + t) >> 8;
+}
+
+function clip8(v: number): number {
+  return v < 0 ? 0 : v > 255 ? 255 : v;
+}
+
+/** Turns a decoder failure into a short reason; the original error stays as `cause`. */
+function describeDecodeFailure(error: unknown, format: ImageFormat): string {
+  const name = format === 'png' ? 'PNG' : format === 'jpeg' ? 'JPEG' : 'WebP';
+  if (error instanceof PngFormatError) return error.message;
+  const message = error instanceof Error ? error.message : String(error);
+  if (/pixel limit|exceeds pixel/i.test(message)) return `image is larger than the limit of ${MAX_IMAGE_PIXELS} pixels`;
+  if (/premature end|truncat|unexpected end|not enough data|ended prematurely/i.test(message)) return `truncated ${name} data`;
+  const firstLine = message.split('\n').find((line) => line.trim() !== '') ?? 'unknown error';
+  return `corrupt ${name} data: ${firstLine.trim()}`;
 }
