@@ -87,6 +87,9 @@ export function sniffFormat(bytes: Buffer, file: string): ImageFormat {
 }
 
 async function decodeWithSharp(bytes: Buffer, format: 'jpeg' | 'webp'): Promise<RgbImage> {
+  // libwebp reports a cut-off file only as "unable to parse"; the RIFF size says more.
+  if (format === 'webp' && bytes.length < 12) throw new TruncatedDataError();
+  if (format === 'webp' && bytes.readUInt32LE(4) + 8 > bytes.length) throw new TruncatedDataError();
   const options = { ignoreIcc: true, limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'truncated' as const };
   const metadata = await sharp(bytes, options).metadata();
   if (metadata.space === 'cmyk') return cmykToRgb(await sharp(bytes, options).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true }));
@@ -135,11 +138,16 @@ function clip8(v: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
+class TruncatedDataError extends Error {}
+
 /** Turns a decoder failure into a short reason; the original error stays as `cause`. */
 function describeDecodeFailure(error: unknown, format: ImageFormat): string {
   const name = format === 'png' ? 'PNG' : format === 'jpeg' ? 'JPEG' : 'WebP';
   if (error instanceof PngFormatError) return error.message;
-  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof TruncatedDataError) return `truncated ${name} data`;
+  const message = (error instanceof Error ? error.message : String(error))
+    .replace(/^Input (buffer|file) has corrupt header: /, '')
+    .replace(/^(VipsJpeg|webp|VipsForeignLoad\w*): /i, '');
   if (/pixel limit|exceeds pixel/i.test(message)) return `image is larger than the limit of ${MAX_IMAGE_PIXELS} pixels`;
   if (/premature end|truncat|unexpected end|not enough data|ended prematurely/i.test(message)) return `truncated ${name} data`;
   const firstLine = message.split('\n').find((line) => line.trim() !== '') ?? 'unknown error';
