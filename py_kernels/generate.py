@@ -190,25 +190,46 @@ def _plan(spec, class_ids):
         yield indices, [class_ids[i % len(class_ids)] for i in indices], [i // len(class_ids) for i in indices]
 
 
+def resolve_spec(spec):
+    """Fill the sampling options left unset (None) from the config's ``sample`` section."""
+    from .sit.generator_config import load_generator_config
+
+    defaults = load_generator_config(spec["config"]).sample
+    resolved = dict(spec)
+    for key in ("sampler", "method", "steps", "cfg_scale", "guidance_low", "guidance_high", "clamp_centers"):
+        if resolved.get(key) is None:
+            resolved[key] = getattr(defaults, key)
+    if resolved["sampler"] == "sde" and spec.get("method") is None:
+        resolved["method"] = "euler"
+    resolved.setdefault("atol", None)
+    resolved.setdefault("rtol", None)
+    resolved["atol"] = resolved["atol"] or 1e-6
+    resolved["rtol"] = resolved["rtol"] or 1e-3
+    if not 0 <= resolved["guidance_low"] <= resolved["guidance_high"] <= 1:
+        raise ValueError(
+            f"guidance interval must satisfy 0 <= low <= high <= 1, got [{resolved['guidance_low']}, {resolved['guidance_high']}]"
+        )
+    return resolved
+
+
 @job
 def generate_images(spec, report):
     """Generate ``spec["count"]`` PNGs into ``spec["out"]``; see the module docstring."""
     from .transport import SamplerOptions
 
-    torch.set_num_threads(int(spec.get("threads") or torch.get_num_threads()))
+    if spec.get("threads"):
+        torch.set_num_threads(int(spec["threads"]))
+    spec = resolve_spec(spec)
+    options = SamplerOptions(
+        sampler=spec["sampler"], method=spec["method"], steps=spec["steps"], atol=spec["atol"], rtol=spec["rtol"]
+    )
     out = spec["out"]
     os.makedirs(out, exist_ok=True)
     settings = {k: spec.get(k) for k in IMAGE_KEYS}
     _check_settings(out, settings)
     pipeline = Pipeline(spec)
-    sample_defaults = pipeline.config.sample
-    options = SamplerOptions(
-        sampler=spec["sampler"], method=spec["method"], steps=spec["steps"],
-        atol=spec.get("atol") or 1e-6, rtol=spec.get("rtol") or 1e-3,
-    )
     class_ids = resolve_classes(spec.get("classes"), pipeline.config.model.num_classes)
-    _write_settings(out, settings, {"count": spec["count"], "class_ids": class_ids, "sampler": options.to_dict(),
-                                    "config_defaults": {"sample": sample_defaults.__dict__}})
+    _write_settings(out, settings, {"count": spec["count"], "class_ids": class_ids, "sampler": options.to_dict()})
     batches = list(_plan(spec, class_ids))
     report({"event": "start", "batches": len(batches), "count": spec["count"]})
     written = skipped = 0
