@@ -8,7 +8,7 @@
 // the tests compare every pixel of the embedded photos and of JPEGs written by Pillow.
 // CMYK JPEGs are read as raw CMYK and converted with Pillow's formula, not with a colour profile.
 import { readFile, stat } from 'node:fs/promises';
-import sharp from 'sharp';
+import sharp, { type OutputInfo } from 'sharp';
 import { decodePng, hasPngSignature, PngFormatError } from './png.ts';
 import { ImageDecodeError, type RgbImage } from './types.ts';
 
@@ -87,7 +87,7 @@ export function sniffFormat(bytes: Buffer, file: string): ImageFormat {
 }
 
 async function decodeWithSharp(bytes: Buffer, format: 'jpeg' | 'webp'): Promise<RgbImage> {
-  // libwebp reports a cut-off file only as "unable to parse"; the RIFF size says more.
+  // libwebp reports a cut-off file only as "unable to parse"; the RIFF header stores the expected size.
   if (format === 'webp' && bytes.length < 12) throw new TruncatedDataError();
   if (format === 'webp' && bytes.readUInt32LE(4) + 8 > bytes.length) throw new TruncatedDataError();
   const options = { ignoreIcc: true, limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'truncated' as const };
@@ -96,7 +96,9 @@ async function decodeWithSharp(bytes: Buffer, format: 'jpeg' | 'webp'): Promise<
 
   // `raw()` keeps the decoded samples: no colour conversion, no rotation, alpha still present.
   const { data, info } = await sharp(bytes, options).raw().toBuffer({ resolveWithObject: true });
-  if (info.depth !== undefined && info.depth !== 'uchar') throw new Error(`${format} decoded to ${info.depth} samples, expected 8-bit`);
+  if (data.length !== info.width * info.height * info.channels) {
+    throw new Error(`${format} decoded to ${data.length} bytes, expected 8-bit ${info.width}x${info.height}x${info.channels}`);
+  }
   return dropExtraChannels(data, info.width, info.height, info.channels);
 }
 
@@ -116,7 +118,7 @@ function dropExtraChannels(data: Buffer, width: number, height: number, channels
  * Converts CMYK to RGB with Pillow 9.4's `cmyk2rgb`: channel = 255 - k - c (1 - k / 255),
  * rounded by its MULDIV255 integer trick, ignoring any colour profile.
  */
-function cmykToRgb({ data, info }: { data: Buffer; info: sharp.OutputInfo }): RgbImage {
+function cmykToRgb({ data, info }: { data: Buffer; info: OutputInfo }): RgbImage {
   if (info.channels !== 4) throw new Error(`CMYK image decoded to ${info.channels} channels, expected 4`);
   const pixels = info.width * info.height;
   const out = new Uint8Array(pixels * 3);
@@ -135,14 +137,16 @@ function muldiv255(a: number, b: number): number {
 }
 
 function clip8(v: number): number {
-  return v < 0 ? 0 : v > 255 ? 255 : v;
+  return Math.min(255, Math.max(0, v));
 }
 
 class TruncatedDataError extends Error {}
 
+const FORMAT_NAMES: Record<ImageFormat, string> = { png: 'PNG', jpeg: 'JPEG', webp: 'WebP' };
+
 /** Turns a decoder failure into a short reason; the original error stays as `cause`. */
 function describeDecodeFailure(error: unknown, format: ImageFormat): string {
-  const name = format === 'png' ? 'PNG' : format === 'jpeg' ? 'JPEG' : 'WebP';
+  const name = FORMAT_NAMES[format];
   if (error instanceof PngFormatError) return error.message;
   if (error instanceof TruncatedDataError) return `truncated ${name} data`;
   const message = (error instanceof Error ? error.message : String(error))

@@ -1,7 +1,7 @@
 // Drawing for partition overlays (`gpstoken partition --out`).
 //
-// Coordinates: Gaussians and regions use [-1, 1] image coordinates where -1 is the centre of the
-// first pixel column (or row) and +1 the centre of the last, so pixel i sits at 2 i / (size - 1) - 1.
+// Gaussians and regions use [-1, 1] image coordinates: -1 is the centre of the first pixel
+// column (or row) and +1 the centre of the last. Pixel i sits at 2 i / (size - 1) - 1.
 // A sigma of s in those units spans s * (size - 1) / 2 pixels.
 // Every line is drawn twice, a wide dark stroke under a thin bright one, so it shows on dark
 // and on bright photos alike.
@@ -149,9 +149,10 @@ function checkRows(gpscodes: Float32Array, regions: Float32Array): number {
 }
 
 /**
- * Renders the partition overlay: left, the photo with each Gaussian's 1-sigma (yellow) and
- * 3-sigma (cyan) ellipses; right, the dimmed photo with the region boxes (red); PANEL_GAP
- * white pixels between. `gpscodes` is [N, 5] and `regions` [N, 4], both row-major in [-1, 1] units.
+ * Renders the partition overlay as two panels with PANEL_GAP white pixels between them.
+ * The left panel shows the photo with each Gaussian's 1-sigma (yellow) and 3-sigma (cyan) ellipses.
+ * The right panel shows the dimmed photo with the region boxes (red).
+ * `gpscodes` is [N, 5] and `regions` is [N, 4], both row-major in [-1, 1] units.
  */
 export function renderPartitionOverlay(img: RgbImage, gpscodes: Float32Array, regions: Float32Array): RgbImage {
   const count = checkRows(gpscodes, regions);

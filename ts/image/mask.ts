@@ -17,8 +17,8 @@ export function rgbToGrey(img: RgbImage): Uint8Array {
 
 /**
  * Reads a mask image as grey values in [0, 1] (grey / 255), `width` x `height`, row-major.
- * A mask of another size is resized with Pillow's bilinear filter first; since the mask is
- * grey, resizing the replicated RGB gives the same values as resizing the "L" image.
+ * A mask of another size is first resized with Pillow's bilinear filter. Because the filter
+ * treats channels alike, resizing the replicated grey equals resizing Pillow's "L" image.
  */
 export async function loadGreyMask(file: string, width: number, height: number): Promise<Float32Array> {
   let img = await decodeImageFile(file);

@@ -173,8 +173,8 @@ function inflateImageData(compressed: Buffer, header: PngHeader): Buffer {
   const expected = expectedDataLength(header);
   let raw: Buffer;
   try {
-    // Z_SYNC_FLUSH returns what a cut-off stream holds instead of failing, so a short stream
-    // is reported as truncation, the way Pillow reports it.
+    // Z_SYNC_FLUSH returns the output of a cut-off stream instead of failing, so a short
+    // stream is reported as truncation, as Pillow reports it.
     raw = inflateSync(compressed, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: expected + 1 });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;

@@ -1,8 +1,8 @@
-// Resizing that reproduces two reference libraries bit for bit on 8-bit RGB:
-// - Pillow 9.4's `Image.resize` (ImagingResample in libImaging/Resample.c): separable
-//   convolution, horizontal pass then vertical pass, the filter support widened by the
-//   downscale factor, coefficients normalised then turned into fixed point with 22 fraction
-//   bits, each pass rounding and clipping to 8 bits;
+// Resizing that reproduces two reference libraries on 8-bit RGB:
+// - Pillow 9.4's `Image.resize` (ImagingResample in libImaging/Resample.c), bit for bit. It is a
+//   separable convolution, horizontal pass first, with the filter support widened by the
+//   downscale factor. Normalised coefficients become fixed point with 22 fraction bits, and
+//   each pass rounds and clips to 8 bits;
 // - OpenCV 4's `cv2.resize(..., INTER_LINEAR)` on uint8 images, which the published GPSToken
 //   data pipeline calls through albumentations' SmallestMaxSize.
 import type { RgbImage } from './types.ts';
@@ -217,9 +217,9 @@ function opencvLinearTaps(inSize: number, outSize: number, clampWeights: boolean
 /**
  * Resizes like OpenCV 4's `cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR)` on uint8 RGB.
  * An exact halving of both sides takes OpenCV's INTER_AREA shortcut (mean of 2x2, rounded half up).
- * NOTE: written from OpenCV 4.x's resize.cpp (the fixed-point path `HResizeLinear` +
- * `VResizeLinear<uchar, int, short, ...>`); it has not been compared with cv2 on this machine,
- * which has no OpenCV. Compare with `cv2.resize` before relying on bit parity.
+ * NOTE: this follows the fixed-point path of OpenCV 4.x's resize.cpp (`HResizeLinear` and
+ * `VResizeLinear<uchar, int, short, ...>`) but has not been compared with `cv2.resize` output.
+ * Bit parity with OpenCV is therefore unverified: run that comparison before relying on it.
  */
 export function resizeOpenCvLinear(img: RgbImage, width: number, height: number): RgbImage {
   checkTargetSize(img, width, height);
@@ -249,7 +249,7 @@ export function resizeOpenCvLinear(img: RgbImage, width: number, height: number)
     for (let i = 0; i < rowLength; i++) {
       // OpenCV's VResizeLinear for uchar: drop 4 bits, multiply-high by 16-bit weights, round by 2 bits.
       const v = (((b0 * (horizontal[r0 + i]! >> 4)) >> 16) + ((b1 * (horizontal[r1 + i]! >> 4)) >> 16) + 2) >> 2;
-      out[y * rowLength + i] = v < 0 ? 0 : v > 255 ? 255 : v;
+      out[y * rowLength + i] = Math.min(255, Math.max(0, v));
     }
   }
   return { width, height, data: out };

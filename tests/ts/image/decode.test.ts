@@ -1,0 +1,127 @@
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { REPO_ROOT } from '../../../ts/bridge/backend.ts';
+import { decodeImageBytes, decodeImageFile } from '../../../ts/image/decode.ts';
+import { ImageDecodeError } from '../../../ts/image/types.ts';
+import { compareSamples, makeTempDir, runFixtureScript, SHARED_DIR } from './pillow_fixtures.ts';
+
+interface ManifestEntry {
+  file: string;
+  expected: string;
+  mode: string;
+  width: number;
+  height: number;
+}
+
+const EMBEDDED_DIR = path.join(REPO_ROOT, 'data', 'embedded');
+const GOLDEN_IMAGES = path.join(SHARED_DIR, 'golden', 'partition', 'images');
+const embedded = readdirSync(EMBEDDED_DIR).filter((f) => f.endsWith('.jpg')).map((f) => path.join(EMBEDDED_DIR, f));
+const golden = readdirSync(GOLDEN_IMAGES).filter((f) => f.endsWith('.png')).map((f) => path.join(GOLDEN_IMAGES, f));
+
+const temp = makeTempDir('gpstoken-decode-');
+await runFixtureScript('make_decode_fixtures.py', [temp.dir, embedded[3]!, ...embedded, ...golden]);
+const manifest = JSON.parse(readFileSync(path.join(temp.dir, 'manifest.json'), 'utf8')) as ManifestEntry[];
+
+test.after(() => temp.remove());
+
+test('fixture set covers every case', () => {
+  assert.is(embedded.length, 48);
+  assert.ok(golden.length >= 10, `only ${golden.length} golden PNGs`);
+  assert.is(manifest.length, 52 + embedded.length + golden.length);
+  const modes = new Set(manifest.map((entry) => entry.mode));
+  assert.equal([...modes].sort(), ['1', 'CMYK', 'I', 'L', 'LA', 'P', 'RGB', 'RGBA']);
+});
+
+for (const entry of manifest) {
+  test(`pixels equal Pillow: ${path.basename(entry.file)} (${entry.mode})`, async () => {
+    const image = await decodeImageFile(entry.file);
+    assert.is(image.width, entry.width);
+    assert.is(image.height, entry.height);
+    const expected = readFileSync(entry.expected);
+    assert.is(image.data.length, expected.length);
+    assert.equal(compareSamples(image.data, expected), { differing: 0, maxDifference: 0 });
+  });
+}
+
+/** Builds damaged copies of good fixtures; each must fail with exactly this reason. */
+function badFiles(dir: string): Array<{ name: string; reason: string }> {
+  const png = readFileSync(path.join(temp.dir, 'rgb.png'));
+  const jpeg = readFileSync(path.join(temp.dir, 'q75_s2.jpg'));
+  const webp = readFileSync(path.join(temp.dir, 'lossy.webp'));
+  const write = (name: string, bytes: Buffer | string) => writeFileSync(path.join(dir, name), bytes);
+
+  write('empty.png', '');
+  write('text.png', 'hello, this is not an image\n');
+  write('animation.png', Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00\x00;', 'latin1'));
+  write('bitmap.jpg', Buffer.from('BM\x1e\x00\x00\x00\x00\x00\x00\x00', 'latin1'));
+  write('scan.webp', Buffer.from('II*\x00\x08\x00\x00\x00', 'latin1'));
+  write('half.png', png.subarray(0, png.length >> 1));
+  write('header_only.png', png.subarray(0, 20));
+  const badCrc = Buffer.from(png);
+  badCrc[20] = badCrc[20]! ^ 0xff;
+  write('bad_crc.png', badCrc);
+  const badStream = Buffer.from(png);
+  badStream.fill(0, png.indexOf('IDAT') + 10, png.indexOf('IDAT') + 40);
+  write('bad_stream.png', badStream);
+  write('half.jpg', jpeg.subarray(0, jpeg.length >> 1));
+  const badMarker = Buffer.from(jpeg);
+  badMarker.fill(0xff, 200, 260);
+  write('bad_marker.jpg', badMarker);
+  write('half.webp', webp.subarray(0, webp.length >> 1));
+  mkdirSync(path.join(dir, 'folder.png'));
+
+  return [
+    { name: 'empty.png', reason: 'file is empty' },
+    { name: 'text.png', reason: 'not a PNG, JPEG or WebP image (unrecognised file signature)' },
+    { name: 'animation.png', reason: 'unsupported format: GIF; convert it to PNG, JPEG or WebP' },
+    { name: 'bitmap.jpg', reason: 'unsupported format: BMP; convert it to PNG, JPEG or WebP' },
+    { name: 'scan.webp', reason: 'unsupported format: TIFF; convert it to PNG, JPEG or WebP' },
+    { name: 'half.png', reason: 'truncated PNG data' },
+    { name: 'header_only.png', reason: 'truncated PNG data' },
+    { name: 'bad_crc.png', reason: 'corrupt PNG data: CRC mismatch in the IHDR chunk' },
+    { name: 'bad_stream.png', reason: 'corrupt PNG data: invalid code lengths set' },
+    { name: 'half.jpg', reason: 'truncated JPEG data' },
+    { name: 'bad_marker.jpg', reason: 'corrupt JPEG data: Unsupported marker type 0x52' },
+    { name: 'half.webp', reason: 'truncated WebP data' },
+    { name: 'missing.png', reason: 'file not found' },
+    { name: 'folder.png', reason: 'is a directory, expected an image file' },
+  ];
+}
+
+test('bad files raise ImageDecodeError with exact reasons', async () => {
+  const bad = makeTempDir('gpstoken-bad-images-');
+  try {
+    for (const { name, reason } of badFiles(bad.dir)) {
+      const file = path.join(bad.dir, name);
+      const error = await decodeImageFile(file).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.instance(error, ImageDecodeError, name);
+      assert.is((error as ImageDecodeError).file, file);
+      assert.is((error as ImageDecodeError).reason, reason, name);
+      assert.is((error as ImageDecodeError).message, `${file}: ${reason}`);
+    }
+  } finally {
+    bad.remove();
+  }
+});
+
+test('missing IEND after complete image data is accepted', async () => {
+  const png = readFileSync(path.join(temp.dir, 'rgb.png'));
+  const image = await decodeImageBytes(png.subarray(0, png.length - 12), 'no-iend.png');
+  assert.equal(compareSamples(image.data, readFileSync(path.join(temp.dir, 'rgb.png.rgb'))), { differing: 0, maxDifference: 0 });
+});
+
+test('decodeImageBytes rejects empty input', async () => {
+  try {
+    await decodeImageBytes(Buffer.alloc(0), 'upload');
+    assert.unreachable('no error');
+  } catch (error) {
+    assert.is((error as Error).message, 'upload: file is empty');
+  }
+});
+
+test.run();
