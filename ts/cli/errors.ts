@@ -10,6 +10,11 @@ export class PartialFailureError extends Error {
   override name = 'PartialFailureError';
 }
 
+/** The user stopped the command (Ctrl-C) after it saved its state: exit code 130. */
+export class InterruptedError extends Error {
+  override name = 'InterruptedError';
+}
+
 /** Formats an error and its `cause` chain, one line per level. */
 export function describeError(error: unknown, withStack = false): string {
   const lines: string[] = [];

@@ -4,7 +4,7 @@ import path from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { REPO_ROOT, closeBackend } from '../bridge/backend.ts';
 import { COMMANDS } from './commands/index.ts';
-import { PartialFailureError, UsageError, describeError } from './errors.ts';
+import { InterruptedError, PartialFailureError, UsageError, describeError } from './errors.ts';
 import { setQuiet } from './output.ts';
 
 function packageVersion(): string {
@@ -35,13 +35,17 @@ export function buildParser(argv: string[]): Argv {
   return parser;
 }
 
-/** Runs the CLI and returns the exit code: 0 success, 1 failure, 2 bad usage. */
+/** Runs the CLI and returns the exit code: 0 success, 1 failure, 2 bad usage, 130 interrupted. */
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
     await buildParser(argv).parseAsync();
     return 0;
   } catch (error) {
+    if (error instanceof InterruptedError) {
+      process.stderr.write(`interrupted: ${error.message}\n`);
+      return 130;
+    }
     process.stderr.write(`error: ${describeError(error, verbose)}\n`);
     if (error instanceof UsageError) {
       if (!verbose && /Unknown argument|Not enough|Missing required|Invalid values/.test(error.message)) {
