@@ -16,7 +16,6 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import yaml
 
 # Fixed by the published architecture rather than by the configs.
-STEM_CHANNELS = 128
 ATTENTION_HEADS = 8
 GROUP_NORM_GROUPS = 32
 
@@ -37,6 +36,9 @@ class GPSConfig:
     gps_dmax: float = 3.0  # support factor of the splatting
     gps_adaptive_w: float = 2.5  # entropy exponent of the partition's complexity score
     gps_rs: Tuple[int, int] = (64, 64)  # rendered feature map (height, width)
+    # Not in the published files, which hard-code 128: narrower stems make tiny CPU models
+    # fast, since the stem runs at full image resolution.
+    stem_c: int = 128
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,10 @@ def _validate(config: TokenizerConfig, source: str) -> None:
             f"(attention heads), got {gps.gpsenc_c}",
         ),
         (gps.gps_c >= 1, f"gpsconfig.gps_c must be >= 1, got {gps.gps_c}"),
+        (
+            gps.stem_c > 0 and gps.stem_c % GROUP_NORM_GROUPS == 0,
+            f"gpsconfig.stem_c must be a positive multiple of {GROUP_NORM_GROUPS} (GroupNorm groups), got {gps.stem_c}",
+        ),
         (gps.gps_num >= 1, f"gpsconfig.gps_num must be >= 1, got {gps.gps_num}"),
         (gps.gps_dmax > 0, f"gpsconfig.gps_dmax must be > 0, got {gps.gps_dmax}"),
         (

@@ -2,10 +2,10 @@
 
 Pipeline (module names match the published checkpoint keys, so weights load without mapping):
 
-1. ``preprocess_img``: conv 3->128 and two residual blocks give a full-resolution feature map.
+1. ``preprocess_img``: conv 3->128 (``stem_c``) and two residual blocks give a full-resolution feature map.
 2. ``roialign_layer``: RoIAlign (output ``rois x rois``, sampling ratio -1 = adaptive,
    ``aligned=True``, spatial scale 1 on pixel boxes) samples each token's region, then a 1x1
-   conv widens 128 -> D.
+   conv widens stem_c -> D.
 3. Each token starts as the learnt ``gps_embed`` vector plus ``gps_embed_layer`` (Linear,
    GELU, Linear) of its initial Gaussian ``(sigma_x, sigma_y, rho, x, y)``.
 4. ``attnblocks``: transformer blocks that add the pooled region features, then attend.
@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 from torchvision.ops import roi_align
 
-from ..config import STEM_CHANNELS, TokenizerConfig
+from ..config import TokenizerConfig
 from ..decoder import Decoder, split_tiles
 from ..splatting import splat
 from .blocks import RegionBlock, StemBlock
@@ -49,11 +49,11 @@ class GPSToken(nn.Module):
 
         self.decoder = Decoder(config.decoder, device)
         self.preprocess_img = nn.Sequential(
-            nn.Conv2d(3, STEM_CHANNELS, 3, padding=1, **on),
-            StemBlock(STEM_CHANNELS, device),
-            StemBlock(STEM_CHANNELS, device),
+            nn.Conv2d(3, gps.stem_c, 3, padding=1, **on),
+            StemBlock(gps.stem_c, device),
+            StemBlock(gps.stem_c, device),
         )
-        self.roialign_layer = nn.Conv2d(STEM_CHANNELS, width, 1, **on)
+        self.roialign_layer = nn.Conv2d(gps.stem_c, width, 1, **on)
         self.gps_embed = nn.Embedding(1, width, **on)
         self.attnblocks = nn.ModuleList(
             RegionBlock(width, gps.rois ** 2, device=device) for _ in range(gps.gpsenc_n)
@@ -101,12 +101,12 @@ class GPSToken(nn.Module):
 
     def region_features(self, image: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
         """[B, 3, H, W], [B, N, 4] -> [B*N, D, rois*rois] RoIAlign features of every region."""
-        features = self.preprocess_img(image)  # [B, 128, H, W]
+        features = self.preprocess_img(image)  # [B, stem_c, H, W]
         boxes = region_boxes(regions.to(features.dtype), image.shape[2], image.shape[3])  # [B*N, 5]
         rois = self.config.gps.rois
         pooled = roi_align(
             features, boxes, output_size=(rois, rois), spatial_scale=1.0, sampling_ratio=-1, aligned=True
-        )  # [B*N, 128, rois, rois]
+        )  # [B*N, stem_c, rois, rois]
         return self.roialign_layer(pooled).flatten(2)  # [B*N, D, rois*rois]
 
     # --- renderer and decoder ------------------------------------------------------------

@@ -27,7 +27,7 @@ train: {lr: 1.0e-4}
     "edit, message",
     [
         (("gps_rs: [16, 16]", "gps_rs: [16, 16], gps_foo: 1"),
-         "unknown key 'gps_foo'; known keys: gps_adaptive_w, gps_c, gps_dmax, gps_num, gps_rs, gpsenc_c, gpsenc_n, rois"),
+         "unknown key 'gps_foo'; known keys: gps_adaptive_w, gps_c, gps_dmax, gps_num, gps_rs, gpsenc_c, gpsenc_n, rois, stem_c"),
         (("dropout: 0.0}", "dropout: 0.0, chmult: 2}"), "model.decoderconfig: unknown key 'chmult'"),
         (("gps_num: 16", "gps_num: 16.5"), "model.gpsconfig.gps_num: expected an integer, got 16.5"),
         (("ch_mult: [1, 2]", "ch_mult: 2"), "model.decoderconfig.ch_mult: expected a list of integers, got 2"),

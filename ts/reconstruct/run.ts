@@ -1,0 +1,250 @@
+// `gpstoken reconstruct`: decode, preprocess and partition in TypeScript, then encode, splat and
+// decode in the Python backend, batch by batch. Finished images are skipped on a rerun; a
+// failing image is recorded in failures.csv and the others go on.
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { BackendCallError, callBackend } from '../bridge/backend.ts';
+import { UsageError, describeError } from '../cli/errors.ts';
+import { log, startProgress } from '../cli/output.ts';
+import { decodeImageFile } from '../image/decode.ts';
+import { preprocessImage } from '../image/preprocess.ts';
+import { DEFAULT_MINHW, DEFAULT_WEIGHT, PATCH_SIZE, partitionImage } from '../partition/partition.ts';
+import { writeSafetensors } from '../util/safetensors.ts';
+import { focusBias, type FocusBox } from './focus.ts';
+import { listInputs, type InputImage } from './inputs.ts';
+
+export interface ReconstructOptions {
+  config: string;
+  weights?: string;
+  randomInit: boolean;
+  data: string;
+  out: string;
+  size: number;
+  tokens?: number;
+  weight: number;
+  minhw: number;
+  focus?: FocusBox;
+  batch: number;
+  device: string;
+  saveTokens: boolean;
+  refine: boolean;
+  seed: number;
+}
+
+export const RECONSTRUCT_DEFAULTS = { size: 256, batch: 8, device: 'cpu', weight: DEFAULT_WEIGHT, minhw: DEFAULT_MINHW };
+
+export interface Failure {
+  image: string;
+  stage: 'decode' | 'preprocess' | 'partition' | 'model';
+  error: string;
+}
+
+export interface ReconstructSummary {
+  out: string;
+  total: number;
+  reconstructed: number;
+  skipped: number;
+  failed: number;
+  seconds: number;
+  imagesPerSecond: number;
+  failures: Failure[];
+}
+
+interface ModelInfo {
+  config: { gpsconfig: { gps_num: number } };
+  tile_size: number;
+  parameters: number;
+  device: string;
+  versions: Record<string, string>;
+}
+
+interface Prepared {
+  input: InputImage;
+  pixels: Uint8Array; // [S, S, 3]
+  gpscodes: Float32Array; // [T*T*N, 5]
+  regions: Float32Array; // [T*T*N, 4]
+}
+
+const MODEL_CALL_TIMEOUT_MS = 60 * 60_000;
+
+/** Output paths of one image: imgs/<name>, gt/<name>, tokens/<stem>.safetensors. */
+export function outputPaths(out: string, input: InputImage, saveTokens: boolean) {
+  return {
+    recon: path.join(out, 'imgs', input.name),
+    gt: path.join(out, 'gt', input.name),
+    tokens: saveTokens ? path.join(out, 'tokens', input.name.replace(/\.png$/, '.safetensors')) : null,
+  };
+}
+
+function isComplete(out: string, input: InputImage, saveTokens: boolean): boolean {
+  const paths = outputPaths(out, input, saveTokens);
+  return existsSync(paths.recon) && existsSync(paths.gt) && (paths.tokens === null || existsSync(paths.tokens));
+}
+
+export async function runReconstruct(options: ReconstructOptions): Promise<ReconstructSummary> {
+  const started = Date.now();
+  const inputs = await listInputs(options.data);
+  await mkdir(options.out, { recursive: true });
+  const model = await loadModel(options);
+  const tokens = options.tokens ?? model.config.gpsconfig.gps_num;
+  await writeRunRecord(options, model, tokens);
+
+  const pending = inputs.filter((input) => !isComplete(options.out, input, options.saveTokens));
+  const skipped = inputs.length - pending.length;
+  if (skipped > 0) log(`reconstruct: ${skipped} of ${inputs.length} images already done, skipping them`);
+
+  const failures: Failure[] = [];
+  const scratch = path.join(options.out, '.scratch');
+  await mkdir(scratch, { recursive: true });
+  const progress = startProgress('reconstruct', pending.length);
+  let reconstructed = 0;
+  try {
+    for (let i = 0; i < pending.length; i += options.batch) {
+      const chunk = pending.slice(i, i + options.batch);
+      const prepared = await prepareAll(chunk, options, tokens, failures);
+      reconstructed += await reconstructPrepared(prepared, options, scratch, failures);
+      await writeFailures(options.out, failures);
+      progress.increment(chunk.length, { failed: failures.length });
+    }
+  } finally {
+    progress.stop();
+    await rm(scratch, { recursive: true, force: true });
+  }
+
+  const seconds = (Date.now() - started) / 1000;
+  return {
+    out: options.out,
+    total: inputs.length,
+    reconstructed,
+    skipped,
+    failed: failures.length,
+    seconds,
+    imagesPerSecond: reconstructed / Math.max(seconds, 1e-3),
+    failures,
+  };
+}
+
+async function loadModel(options: ReconstructOptions): Promise<ModelInfo> {
+  if (!options.weights && !options.randomInit) {
+    throw new UsageError('--weights FILE is required (or --random-init for a random-initialised model in tests and demos)');
+  }
+  try {
+    const info = await callBackend<ModelInfo>('reconstruct:load_model', modelArgs(options), { timeoutMs: 10 * 60_000 });
+    if (info.tile_size !== PATCH_SIZE) {
+      throw new UsageError(`--config ${options.config}: the model decodes ${info.tile_size}x${info.tile_size} tiles; the partition tiles at ${PATCH_SIZE}`);
+    }
+    return info;
+  } catch (error) {
+    if (error instanceof BackendCallError && ['ConfigError', 'CheckpointError', 'ValueError', 'RuntimeError'].includes(error.pythonType)) {
+      // The message already names the file or flag: a config, weights or device problem.
+      throw new UsageError(firstLine(error.message), { cause: error });
+    }
+    throw error;
+  }
+}
+
+function firstLine(message: string): string {
+  return message.replace(/^reconstruct:load_model failed: \w+: /, '');
+}
+
+function modelArgs(options: ReconstructOptions) {
+  return {
+    config: path.resolve(options.config),
+    weights: options.weights ? path.resolve(options.weights) : null,
+    device: options.device,
+    random_init: options.randomInit,
+    seed: options.seed,
+  };
+}
+
+async function writeRunRecord(options: ReconstructOptions, model: ModelInfo, tokens: number): Promise<void> {
+  const record = {
+    command: 'reconstruct',
+    options: { ...options, tokens },
+    model: { config: model.config, parameters: model.parameters, device: model.device },
+    quantization: 'uint8((clamp(x, -1, 1) + 1) * 127.5), truncated, as the published test script',
+    versions: { ...model.versions, node: process.version },
+    started: new Date().toISOString(),
+  };
+  await writeFile(path.join(options.out, 'reconstruct.json'), `${JSON.stringify(record, null, 2)}\n`);
+}
+
+async function prepareAll(chunk: InputImage[], options: ReconstructOptions, tokens: number, failures: Failure[]) {
+  const prepared: Prepared[] = [];
+  for (const input of chunk) {
+    let stage: Failure['stage'] = 'decode';
+    try {
+      const decoded = await decodeImageFile(input.file);
+      stage = 'preprocess';
+      const image = preprocessImage(decoded, options.size);
+      stage = 'partition';
+      const bias = options.focus ? focusBias(options.focus, image.width, image.height) : undefined;
+      const layout = partitionImage(image, { tokens, weight: options.weight, minhw: options.minhw, bias });
+      prepared.push({ input, pixels: image.data, gpscodes: layout.gpscodes, regions: layout.regions });
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      failures.push({ image: input.file, stage, error: describeError(error).replace(/\s*\n\s*/g, ' | ') });
+    }
+  }
+  return prepared;
+}
+
+/** Runs the model on the batch; when the batch fails, retries image by image to isolate the culprit. */
+async function reconstructPrepared(prepared: Prepared[], options: ReconstructOptions, scratch: string, failures: Failure[]) {
+  if (prepared.length === 0) return 0;
+  try {
+    await callModel(prepared, options, scratch);
+    return prepared.length;
+  } catch (error) {
+    if (prepared.length === 1) {
+      failures.push({ image: prepared[0]!.input.file, stage: 'model', error: describeError(error).replace(/\s*\n\s*/g, ' | ') });
+      return 0;
+    }
+    let done = 0;
+    for (const one of prepared) done += await reconstructPrepared([one], options, scratch, failures);
+    return done;
+  }
+}
+
+async function callModel(prepared: Prepared[], options: ReconstructOptions, scratch: string): Promise<void> {
+  const side = options.size;
+  const count = prepared[0]!.gpscodes.length / 5;
+  const batchFile = path.join(scratch, `batch-${process.pid}.safetensors`);
+  await writeSafetensors(batchFile, {
+    images: { dtype: 'U8', shape: [prepared.length, side, side, 3], data: concat(prepared.map((p) => p.pixels), Uint8Array) },
+    init_gpscodes: { dtype: 'F32', shape: [prepared.length, count, 5], data: concat(prepared.map((p) => p.gpscodes), Float32Array) },
+    regions: { dtype: 'F32', shape: [prepared.length, count, 4], data: concat(prepared.map((p) => p.regions), Float32Array) },
+  });
+  await callBackend(
+    'reconstruct:reconstruct_batch',
+    {
+      batch: batchFile,
+      outputs: prepared.map((p) => outputPaths(path.resolve(options.out), p.input, options.saveTokens)),
+      refine: options.refine,
+      ...modelArgs(options),
+    },
+    { timeoutMs: MODEL_CALL_TIMEOUT_MS },
+  );
+}
+
+function concat<T extends Uint8Array | Float32Array>(parts: T[], Kind: { new (length: number): T }): T {
+  const out = new Kind(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part as never, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+async function writeFailures(out: string, failures: Failure[]): Promise<void> {
+  const target = path.join(out, 'failures.csv');
+  if (failures.length === 0) {
+    await rm(target, { force: true });
+    return;
+  }
+  const csv = stringify(failures, { header: true, columns: ['image', 'stage', 'error'] });
+  await writeFile(target, csv);
+}
