@@ -128,7 +128,11 @@ def run_training(config: TrainConfig, options: RunOptions, ctx: DistContext,
     ema = EMA(model, t.ema_beta, t.ema_update_after_step, t.ema_update_every, t.ema_inv_gamma, t.ema_power)
     opt_ae = torch.optim.Adam(model.parameters(), lr=t.lr, betas=tuple(t.betas), weight_decay=t.weight_decay)
     opt_disc = torch.optim.Adam(disc.parameters(), lr=t.lr, betas=tuple(t.betas), weight_decay=t.weight_decay)
-    quiet = log if main else (lambda message: None)
+    def quiet(message: str) -> None:
+        """A notice shown once by the launcher (rank 0 only) and kept in the rank log."""
+        log(message)
+        emit({"event": "log", "message": message})
+
     lpips = build_lpips(options.weights.get("lpips_vgg"), options.weights.get("lpips_lin"), d.perceptual_weight, quiet)
     feature_loss = build_feature_loss(options.weights.get("fid"), config.loss.perceptual.target,
                                       config.loss.perceptual.weight, quiet)

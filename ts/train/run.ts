@@ -1,0 +1,193 @@
+// `gpstoken train` from start to end: resolve the config, cache the initial partitions, write
+// the shard manifests, launch the ranks and summarise the result.
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { JobError, runJob } from '../bridge/jobs.ts';
+import { UsageError } from '../cli/errors.ts';
+import { log, startProgress, warn } from '../cli/output.ts';
+import { WEIGHT_SPECS, findWeightFile } from '../util/weights.ts';
+import { cacheSamples, type CachedSample, type InitMode, type PartitionCacheOptions } from './cache.ts';
+import { launchRanks } from './launcher.ts';
+import { startTrainProgress } from './progress.ts';
+import { holdOut, listImages } from './samples.ts';
+import { writeManifests } from './shards.ts';
+
+export interface TrainOptions {
+  config: string;
+  data: string;
+  out: string;
+  steps?: number;
+  batch?: number;
+  seed?: number;
+  resume: boolean;
+  ranks: number;
+  device: 'cpu' | 'cuda';
+  init: InitMode;
+  refine: boolean;
+  evalData?: string;
+  holdout: number;
+  cacheDir?: string;
+  threads?: number;
+  graceSeconds?: number;
+  progressBar: boolean;
+  /** `module:function` building the model (tests and research models); the tokenizer by default. */
+  modelFactory?: string;
+}
+
+export interface ResolvedTrainConfig {
+  image_size: number;
+  tokens: number;
+  adaptive_weight: number;
+  minhw: number;
+  hflip: boolean;
+  batch_size: number;
+  iterations: number;
+  grad_accumulation: number;
+  seed: number;
+  resolved: Record<string, unknown>;
+}
+
+export interface RankResult {
+  step: number;
+  stopped: boolean;
+  eval: { step: number; psnr: number; psnr_ema: number; images: number } | null;
+  run_dir: string;
+  rank: number;
+  weights_sha256: string;
+}
+
+export interface TrainSummary {
+  run_dir: string;
+  step: number;
+  stopped: boolean;
+  stopped_by?: string;
+  eval: RankResult['eval'];
+  train_images: number;
+  eval_images: number;
+  skipped_images: { source: string; message: string }[];
+  cache_reused: number;
+  cache_built: number;
+  metrics: string;
+}
+
+/** Validates the config with the flag overrides in Python, where the typed config lives. */
+export async function resolveTrainConfig(options: Pick<TrainOptions, 'config' | 'steps' | 'batch' | 'seed'>): Promise<ResolvedTrainConfig> {
+  if (!existsSync(options.config)) throw new UsageError(`--config ${options.config}: no such file`);
+  try {
+    return await runJob<ResolvedTrainConfig>(
+      'train.rank:resolve_config',
+      { config: path.resolve(options.config), overrides: { steps: options.steps ?? null, batch: options.batch ?? null, seed: options.seed ?? null } },
+      { stderr: 'ignore' },
+    );
+  } catch (error) {
+    if (error instanceof JobError && (error.pythonType === 'ConfigError' || error.pythonType === 'ValueError')) {
+      throw new UsageError(error.message.replace(/^train\.rank:resolve_config failed: \w+: /, ''), { cause: error });
+    }
+    throw error;
+  }
+}
+
+async function buildCache(files: string[], cacheDir: string, options: PartitionCacheOptions, label: string) {
+  const progress = startProgress(label, files.length);
+  let last = 0;
+  const result = await cacheSamples(files, cacheDir, options, (done) => {
+    progress.increment(done - last);
+    last = done;
+  });
+  progress.stop();
+  for (const failure of result.failures) warn(`skipping ${failure.source}: ${failure.message}`);
+  return result;
+}
+
+/** Paths of the optional pretrained weights (LPIPS, Inception) whose checksums are not wrong. */
+async function lossWeights(): Promise<Record<string, string | null>> {
+  const found: Record<string, string | null> = {};
+  const names: Record<string, string> = { 'lpips-vgg': 'lpips_vgg', 'lpips-lin': 'lpips_lin', fid: 'fid' };
+  for (const spec of WEIGHT_SPECS) {
+    const location = await findWeightFile(spec);
+    if (location.path && location.checksumOk === false) warn(`${location.path}: sha256 does not start with ${spec.sha256Prefix}; not used`);
+    found[names[spec.name] ?? spec.name] = location.path && location.checksumOk !== false ? location.path : null;
+  }
+  return found;
+}
+
+export async function runTraining(options: TrainOptions): Promise<TrainSummary> {
+  const config = await resolveTrainConfig(options);
+  const runDir = path.resolve(options.out);
+  const cacheDir = path.resolve(options.cacheDir ?? path.join(runDir, 'cache'));
+  if (options.resume && !existsSync(path.join(runDir, 'checkpoints'))) {
+    warn(`--resume: ${runDir} has no checkpoints yet; training starts at step 0`);
+  }
+
+  // ---- images and partition cache ----
+  let files = await listImages(options.data, '--data');
+  let evalFiles: string[] | undefined;
+  if (options.evalData) evalFiles = await listImages(options.evalData, '--eval-data');
+  else if (options.holdout > 0) ({ train: files, test: evalFiles } = holdOut(files, options.holdout));
+  const cacheOptions: PartitionCacheOptions = {
+    size: config.image_size,
+    tokens: config.tokens,
+    weight: config.adaptive_weight,
+    minhw: config.minhw,
+    init: options.init,
+  };
+  const train = await buildCache(files, cacheDir, cacheOptions, 'partition');
+  const evaluation = evalFiles ? await buildCache(evalFiles, cacheDir, cacheOptions, 'partition (eval)') : undefined;
+  const globalBatch = config.batch_size * options.ranks;
+  if (train.samples.length < globalBatch) {
+    throw new UsageError(
+      `${train.samples.length} usable training images cannot fill one global batch of ${globalBatch} ` +
+        `(--batch ${config.batch_size} x --ranks ${options.ranks}); add images or lower --batch or --ranks`,
+    );
+  }
+  const manifests = await writeManifests(runDir, train.samples, evaluation?.samples, options.ranks, config.batch_size);
+  const all: CachedSample[] = [...train.samples, ...(evaluation?.samples ?? [])];
+  const reused = all.filter((s) => s.reused).length;
+  log(`partition cache ${cacheDir}: ${reused} reused, ${all.length - reused} built (${options.init} init, ${config.tokens} tokens, ${config.image_size}x${config.image_size})`);
+
+  // ---- ranks ----
+  const threads = options.threads ?? Math.max(1, Math.floor(os.availableParallelism() / options.ranks));
+  const progress = startTrainProgress(options.progressBar);
+  let launched;
+  try {
+    launched = await launchRanks<RankResult>({
+      runDir,
+      ranks: options.ranks,
+      threads,
+      graceSeconds: options.graceSeconds,
+      shardManifests: manifests.shards,
+      spec: {
+        config: path.resolve(options.config),
+        run_dir: runDir,
+        eval_manifest: manifests.eval ?? null,
+        overrides: { steps: options.steps ?? null, batch: options.batch ?? null, seed: options.seed ?? null },
+        resume: options.resume,
+        refine: options.refine,
+        init: options.init,
+        device: options.device,
+        weights: await lossWeights(),
+        timeout_s: 1800,
+        ...(options.modelFactory ? { model_factory: options.modelFactory } : {}),
+      },
+      onEvent: (event) => progress.onEvent(event),
+    });
+  } finally {
+    progress.stop();
+  }
+
+  const result = launched.result;
+  return {
+    run_dir: runDir,
+    step: result.step,
+    stopped: result.stopped || launched.stoppedBy !== undefined,
+    ...(launched.stoppedBy ? { stopped_by: launched.stoppedBy } : {}),
+    eval: result.eval,
+    train_images: train.samples.length,
+    eval_images: evaluation?.samples.length ?? 0,
+    skipped_images: [...train.failures, ...(evaluation?.failures ?? [])],
+    cache_reused: reused,
+    cache_built: all.length - reused,
+    metrics: path.join(runDir, 'metrics.json'),
+  };
+}
