@@ -85,6 +85,7 @@ async function runCrops(args: CropsArgs): Promise<void> {
   if (args.json) printJson(summary);
   else {
     printLine(`${summary.crops} crops of ${args.size}x${args.size} from ${summary.photos} photos in ${out} (manifest ${summary.manifest})`);
+    if (summary.tooSmall.length > 0) printLine(`${summary.tooSmall.length} photos with a side shorter than ${args.size} pixels were skipped`);
     for (const failure of summary.failures) printLine(`failed: ${failure.file}: ${failure.reason}`);
   }
   if (summary.failures.length > 0) throw new PartialFailureError(`${summary.failures.length} photos could not be cropped; the other crops are written`);
