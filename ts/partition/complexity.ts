@@ -16,7 +16,10 @@ export const HISTOGRAM_LOW = -5.5;
 export const HISTOGRAM_HIGH = 5.5;
 
 const SIDE = RESIZED_SIDE;
-const PIXELS = SIDE * SIDE;
+/** numpy's `bins / (high - low)`, computed in float64 before any value is binned. */
+const BIN_SCALE = HISTOGRAM_BINS / (HISTOGRAM_HIGH - HISTOGRAM_LOW);
+/** A zero gradient lands in the bin whose left edge is exactly 0: -5.5 + 256 * 11 / 512. */
+const ZERO_BIN = HISTOGRAM_BINS / 2;
 
 /** Luma weights of the reference, applied in float32 as numpy does with a float32 array. */
 const LUMA_R = Math.fround(0.299);
@@ -151,19 +154,18 @@ export function pairwiseSum(values: Float64Array, start: number, n: number): num
 export class ComplexityScorer {
   private readonly horizontalAxes = new Map<number, ResizeAxis>();
   private readonly verticalAxes = new Map<number, ResizeAxis>();
-  private readonly rowMark = new Int32Array(4096);
+  private rowMark = new Int32Array(256);
   private markEpoch = 0;
-  /** Horizontal pass output, one 64-wide row per source row: [rows, 64]. */
+  /** Horizontal pass output, one 64-wide row per source row that the vertical pass reads: [h, 64]. */
   private horizontal = new Float32Array(256 * SIDE);
-  /** The resized region: [64, 64]. */
-  private readonly resized = new Float32Array(PIXELS);
-  /** Row-filtered derivative and smoothing passes of the Sobel operator: [64, 64] each. */
-  private readonly rowDerivative = new Float64Array(PIXELS);
-  private readonly rowSmooth = new Float64Array(PIXELS);
+  /** One row of the resized region: [64]. */
+  private readonly resizedRow = new Float32Array(SIDE);
+  /** Row-filtered Sobel passes (derivative, smoothing) of three resized rows, a ring: [3, 64] each. */
+  private readonly rowDerivative = new Float64Array(3 * SIDE);
+  private readonly rowSmooth = new Float64Array(3 * SIDE);
   private readonly counts = new Int32Array(HISTOGRAM_BINS);
   private readonly terms = new Float64Array(HISTOGRAM_BINS);
   private readonly edges = histogramEdges();
-  private readonly binScale = HISTOGRAM_BINS / (HISTOGRAM_HIGH - HISTOGRAM_LOW);
 
   /**
    * @param grey grey map in [0, 1] from `greyForComplexity`, [height, width] row-major
@@ -178,15 +180,17 @@ export class ComplexityScorer {
   score(x0: number, y0: number, x1: number, y1: number, weight: number): number {
     const w = x1 - x0 + 1;
     const h = y1 - y0 + 1;
-    this.resize(x0, y0, w, h);
-    this.sobelHistogram();
-    return Math.pow(this.entropy(), weight) * h * w;
+    return Math.pow(this.entropyOf(x0, y0, x1, y1), weight) * h * w;
   }
 
   /** Gradient entropy in bits of the inclusive pixel box, before the weight and the area. */
   entropyOf(x0: number, y0: number, x1: number, y1: number): number {
-    this.resize(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
-    this.sobelHistogram();
+    const w = x1 - x0 + 1;
+    const h = y1 - y0 + 1;
+    const ay = this.axis(this.verticalAxes, h, false);
+    this.resizeRows(x0, y0, w, h, ay);
+    this.counts.fill(0);
+    this.sobelRows(ay);
     return this.entropy();
   }
 
@@ -199,90 +203,108 @@ export class ComplexityScorer {
     return axis;
   }
 
-  /** Resizes the `w x h` box at (x0, y0) to 64x64 into `this.resized` (float32, two passes). */
-  private resize(x0: number, y0: number, w: number, h: number): void {
+  /** Horizontal resize pass (float32) of the source rows that the vertical pass reads. */
+  private resizeRows(x0: number, y0: number, w: number, h: number, ay: ResizeAxis): void {
     const ax = this.axis(this.horizontalAxes, w, true);
-    const ay = this.axis(this.verticalAxes, h, false);
     if (this.horizontal.length < h * SIDE) this.horizontal = new Float32Array(h * SIDE);
-    if (this.rowMark.length < h) throw new RangeError(`region height ${h} exceeds the supported 4096 pixels`);
-
-    // Horizontal pass, only on the source rows the vertical pass reads.
+    if (this.rowMark.length < h) this.rowMark = new Int32Array(h);
     this.markEpoch += 1;
     const epoch = this.markEpoch;
+    const mark = this.rowMark;
     const grey = this.grey;
     const hbuf = this.horizontal;
+    const index0 = ax.index0;
+    const index1 = ax.index1;
+    const weight0 = ax.weight0;
+    const weight1 = ax.weight1;
     for (let k = 0; k < 2 * SIDE; k += 1) {
       const row = k < SIDE ? ay.index0[k]! : ay.index1[k - SIDE]!;
-      if (this.rowMark[row] === epoch) continue;
-      this.rowMark[row] = epoch;
+      if (mark[row] === epoch) continue;
+      mark[row] = epoch;
       const base = (y0 + row) * this.width + x0;
       const out = row * SIDE;
       for (let dx = 0; dx < SIDE; dx += 1) {
-        const v0 = Math.fround(grey[base + ax.index0[dx]!]! * ax.weight0[dx]!);
-        const v1 = Math.fround(grey[base + ax.index1[dx]!]! * ax.weight1[dx]!);
+        const v0 = Math.fround(grey[base + index0[dx]!]! * weight0[dx]!);
+        const v1 = Math.fround(grey[base + index1[dx]!]! * weight1[dx]!);
         hbuf[out + dx] = v0 + v1;
-      }
-    }
-
-    // Vertical pass.
-    const resized = this.resized;
-    for (let d = 0; d < SIDE; d += 1) {
-      const top = ay.index0[d]! * SIDE;
-      const bottom = ay.index1[d]! * SIDE;
-      const w0 = ay.weight0[d]!;
-      const w1 = ay.weight1[d]!;
-      const out = d * SIDE;
-      for (let dx = 0; dx < SIDE; dx += 1) {
-        resized[out + dx] = Math.fround(hbuf[top + dx]! * w0) + Math.fround(hbuf[bottom + dx]! * w1);
       }
     }
   }
 
   /**
-   * Applies the 3x3 Sobel in x and y (float64, replicated border) in OpenCV's operation order,
-   * and bins the gradient magnitudes into `this.counts` with numpy's histogram rules.
+   * Vertical resize pass of resized row `d` (float32), then the Sobel row filters on it in
+   * float64 with a replicated border, into ring slot `d % 3`: the derivative [-1, 0, 1] and the
+   * smoothing [1, 2, 1], accumulated left to right as OpenCV's float-to-double row filter does.
    */
-  private sobelHistogram(): void {
-    const src = this.resized;
-    const rowD = this.rowDerivative;
-    const rowS = this.rowSmooth;
-
-    // Row pass: derivative kernel [-1, 0, 1] and smoothing kernel [1, 2, 1], accumulated left
-    // to right as OpenCV's generic float-to-double row filter does.
-    for (let y = 0; y < SIDE; y += 1) {
-      const base = y * SIDE;
-      for (let x = 0; x < SIDE; x += 1) {
-        const left = src[base + (x > 0 ? x - 1 : 0)]!;
-        const centre = src[base + x]!;
-        const right = src[base + (x < SIDE - 1 ? x + 1 : SIDE - 1)]!;
-        rowD[base + x] = -left + 0 * centre + right;
-        rowS[base + x] = left + 2 * centre + right;
-      }
+  private filterRow(d: number, ay: ResizeAxis): void {
+    const hbuf = this.horizontal;
+    const row = this.resizedRow;
+    const top = ay.index0[d]! * SIDE;
+    const bottom = ay.index1[d]! * SIDE;
+    const w0 = ay.weight0[d]!;
+    const w1 = ay.weight1[d]!;
+    for (let x = 0; x < SIDE; x += 1) {
+      row[x] = Math.fround(hbuf[top + x]! * w0) + Math.fround(hbuf[bottom + x]! * w1);
     }
 
-    // Column pass: symmetric [1, 2, 1] as `2 * centre + (below + above)`, antisymmetric
-    // [-1, 0, 1] as `0 + (below - above)`, the order of OpenCV's SymmColumnFilter.
+    const slot = (d % 3) * SIDE;
+    const derivative = this.rowDerivative;
+    const smooth = this.rowSmooth;
+    let left = row[0]!;
+    let centre = left;
+    for (let x = 0; x < SIDE; x += 1) {
+      const right = x < SIDE - 1 ? row[x + 1]! : centre;
+      derivative[slot + x] = -left + 0 * centre + right;
+      smooth[slot + x] = left + 2 * centre + right;
+      left = centre;
+      centre = right;
+    }
+  }
+
+  /**
+   * Sobel column filters and gradient magnitudes of the resized region, binned into
+   * `this.counts`. Column order follows OpenCV's SymmColumnFilter: `2 * centre + (below + above)`
+   * for [1, 2, 1] and `0 + (below - above)` for [-1, 0, 1]; borders replicate.
+   */
+  private sobelRows(ay: ResizeAxis): void {
+    const derivative = this.rowDerivative;
+    const smooth = this.rowSmooth;
     const counts = this.counts;
-    counts.fill(0);
-    const edges = this.edges;
-    const binScale = this.binScale;
-    const lastBin = HISTOGRAM_BINS - 1;
+    this.filterRow(0, ay);
     for (let y = 0; y < SIDE; y += 1) {
-      const above = (y > 0 ? y - 1 : 0) * SIDE;
-      const centre = y * SIDE;
-      const below = (y < SIDE - 1 ? y + 1 : SIDE - 1) * SIDE;
+      if (y + 1 < SIDE) this.filterRow(y + 1, ay);
+      const above = ((y > 0 ? y - 1 : 0) % 3) * SIDE;
+      const centre = (y % 3) * SIDE;
+      const below = ((y < SIDE - 1 ? y + 1 : y) % 3) * SIDE;
       for (let x = 0; x < SIDE; x += 1) {
-        const gx = 2 * rowD[centre + x]! + 0 + (rowD[below + x]! + rowD[above + x]!);
-        const gy = 0 + (rowS[below + x]! - rowS[above + x]!);
+        const gx = 2 * derivative[centre + x]! + 0 + (derivative[below + x]! + derivative[above + x]!);
+        const gy = 0 + (smooth[below + x]! - smooth[above + x]!);
         const magnitude = Math.sqrt(gx * gx + gy * gy);
-        if (!(magnitude >= HISTOGRAM_LOW && magnitude <= HISTOGRAM_HIGH)) continue;
-        let bin = Math.trunc((magnitude - HISTOGRAM_LOW) * binScale);
-        if (bin === HISTOGRAM_BINS) bin = lastBin;
-        if (magnitude < edges[bin]!) bin -= 1;
-        else if (magnitude >= edges[bin + 1]! && bin !== lastBin) bin += 1;
-        counts[bin]! += 1;
+        if (magnitude === 0) {
+          counts[ZERO_BIN]! += 1;
+        } else if (magnitude <= HISTOGRAM_HIGH) {
+          counts[this.histogramBin(magnitude)]! += 1;
+        }
       }
     }
+  }
+
+  /**
+   * Bin of a magnitude in [0, 5.5] by numpy's rule: `floor((v + 5.5) * q)`, then moved down
+   * when below the bin's left edge and up when at or above its right edge (not in the last
+   * bin). The correction can only apply within a few ulps of an integer, so the edge table is
+   * read only there.
+   */
+  private histogramBin(magnitude: number): number {
+    const position = (magnitude - HISTOGRAM_LOW) * BIN_SCALE;
+    let bin = position | 0;
+    const fraction = position - bin;
+    if (fraction > 1e-9 && fraction < 1 - 1e-9) return bin;
+    const edges = this.edges;
+    if (bin === HISTOGRAM_BINS) bin -= 1;
+    if (magnitude < edges[bin]!) bin -= 1;
+    else if (magnitude >= edges[bin + 1]! && bin !== HISTOGRAM_BINS - 1) bin += 1;
+    return bin;
   }
 
   /** Entropy in bits of the histogram: `-sum(p * log2(p + 1e-10))`, `p = count / (total + 1e-5)`. */
