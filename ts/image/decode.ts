@@ -91,8 +91,10 @@ async function decodeWithSharp(bytes: Buffer, format: 'jpeg' | 'webp'): Promise<
   if (format === 'webp' && bytes.length < 12) throw new TruncatedDataError();
   if (format === 'webp' && bytes.readUInt32LE(4) + 8 > bytes.length) throw new TruncatedDataError();
   const options = { ignoreIcc: true, limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'truncated' as const };
-  const metadata = await sharp(bytes, options).metadata();
-  if (metadata.space === 'cmyk') return cmykToRgb(await sharp(bytes, options).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true }));
+  if (format === 'jpeg' && jpegComponentCount(bytes) === 4) {
+    const cmyk = sharp(bytes, options).pipelineColourspace('cmyk').toColourspace('cmyk');
+    return cmykToRgb(await cmyk.raw().toBuffer({ resolveWithObject: true }));
+  }
 
   // `raw()` keeps the decoded samples: no colour conversion, no rotation, alpha still present.
   const { data, info } = await sharp(bytes, options).raw().toBuffer({ resolveWithObject: true });
@@ -100,6 +102,27 @@ async function decodeWithSharp(bytes: Buffer, format: 'jpeg' | 'webp'): Promise<
     throw new Error(`${format} decoded to ${data.length} bytes, expected 8-bit ${info.width}x${info.height}x${info.channels}`);
   }
   return dropExtraChannels(data, info.width, info.height, info.channels);
+}
+
+/**
+ * Returns the component count of the first SOF marker (4 for CMYK and YCCK), or undefined when
+ * no frame header is found; then libvips reports the damage.
+ */
+export function jpegComponentCount(bytes: Buffer): number | undefined {
+  let offset = 2;
+  while (offset + 4 <= bytes.length) {
+    if (bytes[offset] !== 0xff) return undefined;
+    const marker = bytes[offset + 1]!;
+    if (marker === 0xff) {
+      offset += 1; // fill byte
+      continue;
+    }
+    const length = bytes.readUInt16BE(offset + 2);
+    const isStartOfFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (isStartOfFrame) return offset + 9 < bytes.length ? bytes[offset + 9] : undefined;
+    offset += 2 + length;
+  }
+  return undefined;
 }
 
 /** Keeps R, G, B (or replicates grey), dropping alpha without compositing, as Pillow's convert does. */

@@ -96,9 +96,10 @@ function pillowCoefficients(inSize: number, outSize: number, filter: ResizeFilte
   return { first, count, taps, tapsPerOutput };
 }
 
+/** Pillow's clip8: sums stay below 2^31, so int32 arithmetic with a shift is exact. */
 function clipFixed(sum: number): number {
   if (sum <= 0) return 0;
-  const value = Math.floor(sum / (1 << PRECISION_BITS));
+  const value = sum >> PRECISION_BITS;
   return value > 255 ? 255 : value;
 }
 
@@ -123,8 +124,11 @@ function checkTargetSize(img: RgbImage, width: number, height: number): void {
   }
 }
 
+// The loops below keep sums in int32 (`| 0`): the largest is 2^21 + 255 * sum(|taps|),
+// below 2^31 for every filter, so this is exact and lets V8 stay in integer arithmetic.
 function resampleHorizontal(img: RgbImage, coefficients: AxisCoefficients, outWidth: number): RgbImage {
   const { first, count, taps, tapsPerOutput } = coefficients;
+  const input = img.data;
   const out = new Uint8Array(outWidth * img.height * 3);
   const half = 1 << (PRECISION_BITS - 1);
   for (let y = 0; y < img.height; y++) {
@@ -134,12 +138,13 @@ function resampleHorizontal(img: RgbImage, coefficients: AxisCoefficients, outWi
       let g = half;
       let b = half;
       const base = x * tapsPerOutput;
+      const n = count[x]!;
       let source = row + first[x]! * 3;
-      for (let k = 0; k < count[x]!; k++, source += 3) {
+      for (let k = 0; k < n; k++, source += 3) {
         const tap = taps[base + k]!;
-        r += img.data[source]! * tap;
-        g += img.data[source + 1]! * tap;
-        b += img.data[source + 2]! * tap;
+        r = (r + input[source]! * tap) | 0;
+        g = (g + input[source + 1]! * tap) | 0;
+        b = (b + input[source + 2]! * tap) | 0;
       }
       const target = (y * outWidth + x) * 3;
       out[target] = clipFixed(r);
@@ -152,17 +157,22 @@ function resampleHorizontal(img: RgbImage, coefficients: AxisCoefficients, outWi
 
 function resampleVertical(img: RgbImage, coefficients: AxisCoefficients, outHeight: number): RgbImage {
   const { first, count, taps, tapsPerOutput } = coefficients;
+  const input = img.data;
   const rowLength = img.width * 3;
   const out = new Uint8Array(rowLength * outHeight);
+  const sums = new Int32Array(rowLength);
   const half = 1 << (PRECISION_BITS - 1);
   for (let y = 0; y < outHeight; y++) {
+    // Row by row over the taps, so the inner loop reads the source contiguously.
+    sums.fill(half);
     const base = y * tapsPerOutput;
-    for (let i = 0; i < rowLength; i++) {
-      let sum = half;
-      let source = first[y]! * rowLength + i;
-      for (let k = 0; k < count[y]!; k++, source += rowLength) sum += img.data[source]! * taps[base + k]!;
-      out[y * rowLength + i] = clipFixed(sum);
+    for (let k = 0; k < count[y]!; k++) {
+      const tap = taps[base + k]!;
+      const start = (first[y]! + k) * rowLength;
+      for (let i = 0; i < rowLength; i++) sums[i] = (sums[i]! + input[start + i]! * tap) | 0;
     }
+    const target = y * rowLength;
+    for (let i = 0; i < rowLength; i++) out[target + i] = clipFixed(sums[i]!);
   }
   return { width: img.width, height: outHeight, data: out };
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { REPO_ROOT } from '../../../ts/bridge/backend.ts';
-import { decodeImageBytes, decodeImageFile } from '../../../ts/image/decode.ts';
+import { decodeImageBytes, decodeImageFile, jpegComponentCount } from '../../../ts/image/decode.ts';
 import { ImageDecodeError } from '../../../ts/image/types.ts';
 import { compareSamples, makeTempDir, runFixtureScript, SHARED_DIR } from './pillow_fixtures.ts';
 
@@ -113,6 +113,14 @@ test('missing IEND after complete image data is accepted', async () => {
   const png = readFileSync(path.join(temp.dir, 'rgb.png'));
   const image = await decodeImageBytes(png.subarray(0, png.length - 12), 'no-iend.png');
   assert.equal(compareSamples(image.data, readFileSync(path.join(temp.dir, 'rgb.png.rgb'))), { differing: 0, maxDifference: 0 });
+});
+
+test('JPEG component count read from SOF', () => {
+  assert.is(jpegComponentCount(readFileSync(path.join(temp.dir, 'q75_s2.jpg'))), 3);
+  assert.is(jpegComponentCount(readFileSync(path.join(temp.dir, 'progressive.jpg'))), 3);
+  assert.is(jpegComponentCount(readFileSync(path.join(temp.dir, 'grey.jpg'))), 1);
+  assert.is(jpegComponentCount(readFileSync(path.join(temp.dir, 'cmyk.jpg'))), 4);
+  assert.is(jpegComponentCount(Buffer.from([0xff, 0xd8, 0xff])), undefined);
 });
 
 test('decodeImageBytes rejects empty input', async () => {
