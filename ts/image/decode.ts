@@ -105,8 +105,8 @@ async function decodeWithSharp(bytes: Buffer, format: 'jpeg' | 'webp'): Promise<
 }
 
 /**
- * Returns the component count of the first SOF marker (4 for CMYK and YCCK), or undefined when
- * no frame header is found; then libvips reports the damage.
+ * Returns the component count of the first SOF marker, which is 4 for CMYK and YCCK.
+ * Returns undefined when no frame header is found, so that libvips reports the damage.
  */
 export function jpegComponentCount(bytes: Buffer): number | undefined {
   let offset = 2;

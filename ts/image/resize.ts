@@ -229,8 +229,8 @@ function opencvLinearTaps(inSize: number, outSize: number, clampWeights: boolean
  * An exact halving of both sides takes OpenCV's INTER_AREA shortcut (mean of 2x2, rounded half up).
  * It follows the fixed-point path of OpenCV 4's resize.cpp (`HResizeLinear`, then
  * `VResizeLinear<uchar, int, short, ...>`, whose SIMD and scalar code round alike).
- * NOTE: checked equal to OpenCV 4.6 (Debian 12) on 308 random sizes and crops; the published
- * code ran opencv-python 4.9, assumed to match because that version does not send non-exact
+ * NOTE: checked equal to OpenCV 4.6 (Debian 12) on 308 random sizes and crops. The published
+ * code ran opencv-python 4.9, which is assumed to match because it does not send non-exact
  * INTER_LINEAR to IPP.
  */
 export function resizeOpenCvLinear(img: RgbImage, width: number, height: number): RgbImage {
