@@ -1,14 +1,17 @@
 """Pure-torch tiled splatting for CPU and CUDA: each map tile evaluates only the Gaussians whose
 support box reaches it.
 
-Legend: B batch, N Gaussians per image, C channels, H x W the map, T the tile side, K tiles in a
-chunk of tile rows, M the longest per-tile Gaussian list in that chunk (shorter lists are
-padded with a masked entry), P = T * T pixels of a tile.
+Legend: B batch, N Gaussians per image, C channels, H x W the map, T the tile side, P = T * T
+pixels of a tile. An item is one tile of one image (B * Ty * Tx items). Items are sorted by the
+length of their Gaussian list and packed into groups of G items whose lists are padded to the
+group's longest, M; a group's shortest list is at least ``PACKING_RATIO`` of M, so little work
+goes to padding even when small Gaussians crowd into a few tiles.
 
-Forward and backward walk the same per-tile lists. Nothing of size [B, N, H, W] is ever built:
-the largest tensors are [B, K, M, P] for one chunk of tile rows, and the chunk is sized so such
-a tensor stays under ``CHUNK_ELEMENTS`` elements (one tile row is always taken, even if larger).
-Backward recomputes the weights instead of saving them, so the graph keeps only the inputs.
+Forward and backward walk the same groups. Nothing of size [B, N, H, W] is ever built: the
+largest tensors are [G, M, T, T], with G * M * P capped at ``GROUP_ELEMENTS`` for the device
+type (a single item is always taken, even if larger). Backward holds about eight such tensors
+at once, so the CPU cap keeps that near 32 MiB in float32; CUDA gets larger groups because
+each group costs kernel launches. Backward recomputes the weights instead of saving them.
 """
 import contextlib
 
@@ -17,7 +20,8 @@ import torch
 from .common import check_inputs
 
 TILE = 8
-CHUNK_ELEMENTS = 1 << 22
+GROUP_ELEMENTS = {"cpu": 1 << 20, "cuda": 1 << 23}
+PACKING_RATIO = 0.6
 
 
 def support_boxes(sigmas, coords, height, width, support):
@@ -41,87 +45,98 @@ def support_boxes(sigmas, coords, height, width, support):
     return row_lo, row_hi, col_lo, col_hi
 
 
-def plan_chunks(boxes, height, width, tile):
-    """Yield (tile_row_first, tile_row_end, lists [B, K, M], valid [B, K, M]) per chunk of tile rows.
+class TilePlan:
+    """Which Gaussians each tile evaluates, packed into groups of items with similar list lengths."""
 
-    ``lists`` holds Gaussian indices into N; entries where ``valid`` is False are padding.
-    """
-    row_lo, row_hi, col_lo, col_hi = boxes
-    batch, count = row_lo.shape
-    tiles_y = -(-height // tile)
-    tiles_x = -(-width // tile)
-    starts_y = torch.arange(tiles_y, device=row_lo.device) * tile  # [Ty]
-    starts_x = torch.arange(tiles_x, device=row_lo.device) * tile  # [Tx]
-    hits_y = (row_lo[..., None] <= starts_y + tile - 1) & (row_hi[..., None] >= starts_y)  # [B, N, Ty]
-    hits_x = (col_lo[..., None] <= starts_x + tile - 1) & (col_hi[..., None] >= starts_x)  # [B, N, Tx]
-    longest_per_row = (hits_y[..., :, None] & hits_x[..., None, :]).sum(1).amax(dim=(0, 2))  # [Ty]
-    longest_per_row = [max(1, int(m)) for m in longest_per_row.tolist()]
+    def __init__(self, sigmas, coords, height, width, support, tile):
+        batch, count = sigmas.shape[:2]
+        device = sigmas.device
+        self.tile = tile
+        self.count = count
+        self.tiles_y = -(-height // tile)
+        self.tiles_x = -(-width // tile)
+        self.items = batch * self.tiles_y * self.tiles_x
 
+        row_lo, row_hi, col_lo, col_hi = support_boxes(sigmas, coords, height, width, support)
+        starts_y = torch.arange(self.tiles_y, device=device) * tile  # [Ty]
+        starts_x = torch.arange(self.tiles_x, device=device) * tile  # [Tx]
+        hits_y = (row_lo[..., None] <= starts_y + tile - 1) & (row_hi[..., None] >= starts_y)  # [B, N, Ty]
+        hits_x = (col_lo[..., None] <= starts_x + tile - 1) & (col_hi[..., None] >= starts_x)  # [B, N, Tx]
+        hits = hits_y[..., :, None] & hits_x[..., None, :]  # [B, N, Ty, Tx]
+        self.hits = hits.permute(0, 2, 3, 1).reshape(self.items, count)  # [items, N]
+
+        lengths, order = torch.sort(self.hits.sum(dim=1), descending=True)
+        self.order = order  # [items], longest list first
+        self.groups = _pack(lengths.tolist(), tile * tile, GROUP_ELEMENTS.get(device.type, GROUP_ELEMENTS["cpu"]))
+
+    def __iter__(self):
+        """Yield (items [G], owners [G, M] flat indices into B * N, valid [G, M]) per group."""
+        for first, end, longest in self.groups:
+            items = self.order[first:end]
+            # Sorting the hit flags puts each item's Gaussians first; the rest become padding.
+            flags = self.hits[items].to(torch.uint8)  # [G, N]
+            lists = torch.sort(flags, dim=1, descending=True, stable=True).indices[:, :longest]
+            valid = torch.gather(flags, 1, lists).bool()  # [G, M]
+            images = torch.div(items, self.tiles_y * self.tiles_x, rounding_mode="floor")
+            yield items, lists + images[:, None] * self.count, valid
+
+
+def _pack(lengths, pixels, budget):
+    """Split the descending list lengths into groups (first, end, longest); empty items are dropped."""
+    groups = []
     first = 0
-    while first < tiles_y:
+    while first < len(lengths) and lengths[first] > 0:
+        longest = lengths[first]
         end = first + 1
-        longest = longest_per_row[first]
-        while end < tiles_y:
-            candidate = max(longest, longest_per_row[end])
-            if batch * (end + 1 - first) * tiles_x * candidate * tile * tile > CHUNK_ELEMENTS:
-                break
-            longest = candidate
+        while (end < len(lengths) and lengths[end] >= PACKING_RATIO * longest and lengths[end] > 0
+               and (end + 1 - first) * longest * pixels <= budget):
             end += 1
-        hits = hits_y[..., first:end, None] & hits_x[..., None, :]  # [B, N, Ty', Tx]
-        hits = hits.reshape(batch, count, -1).transpose(1, 2)  # [B, K, N]
-        # Sorting the hit flags puts each tile's Gaussians first; the rest become padding.
-        order = torch.sort(hits.to(torch.uint8), dim=2, descending=True, stable=True).indices
-        lists = order[..., :longest]  # [B, K, M]
-        valid = torch.gather(hits, 2, lists)  # [B, K, M]
-        yield first, end, lists, valid
+        groups.append((first, end, longest))
         first = end
+    return groups
 
 
-def gather_rows(values, lists):
-    """Gather [B, N, F] rows along N for the [B, K, M] lists, giving [B, K, M, F]."""
-    batch, tiles, longest = lists.shape
-    index = lists.reshape(batch, tiles * longest, 1).expand(-1, -1, values.shape[-1])
-    return torch.gather(values, 1, index).reshape(batch, tiles, longest, values.shape[-1])
+class GroupGeometry:
+    """Offsets of a group's pixels from its Gaussians, in sigma units, and the Gaussian weights.
 
-
-def tile_offsets(params, valid, ys, xs, first, end, tiles_x, tile, support):
-    """Return ux, uy, rho, inside for a chunk: offsets in sigma units [B, K, M, T, T] and the mask.
-
-    ``params`` [B, K, M, 5] holds (sigma_x, sigma_y, rho, x, y); ``ys`` and ``xs`` are the padded
-    pixel axes. Offsets outside the support are zero, as in the dense version.
+    ``ux`` [G, M, T] runs along the tile's columns and ``uy`` [G, M, T] along its rows; both are
+    zero outside the support. The weight follows the dense version's operation order, so the
+    two agree to the last bit or nearly.
     """
-    rows = ys[first * tile:end * tile].reshape(end - first, 1, tile, 1)  # [Ty', 1, T, 1]
-    cols = xs.reshape(1, tiles_x, 1, tile)  # [1, Tx, 1, T]
-    rows = rows.expand(-1, tiles_x, -1, -1).reshape(1, -1, 1, tile, 1)  # [1, K, 1, T, 1]
-    cols = cols.expand(end - first, -1, -1, -1).reshape(1, -1, 1, 1, tile)  # [1, K, 1, 1, T]
 
-    sigma_x, sigma_y, rho, centre_x, centre_y = (params[..., k, None, None] for k in range(5))
-    dx = cols - centre_x  # [B, K, M, 1, T]
-    dy = rows - centre_y  # [B, K, M, T, 1]
-    inside = (dx.abs() <= support * sigma_x) & (dy.abs() <= support * sigma_y)
-    inside = inside & valid[..., None, None]  # [B, K, M, T, T]
-    zero = torch.zeros((), dtype=dx.dtype, device=dx.device)
-    ux = torch.where(inside, dx, zero) / sigma_x
-    uy = torch.where(inside, dy, zero) / sigma_y
-    return ux, uy, rho, inside
+    def __init__(self, params, valid, rows, cols, support):
+        sigma_x, sigma_y, rho, centre_x, centre_y = (params[..., k, None] for k in range(5))  # [G, M, 1]
+        dx = cols[:, None, :] - centre_x  # [G, M, T]
+        dy = rows[:, None, :] - centre_y  # [G, M, T]
+        inside_x = (dx.abs() <= support * sigma_x) & valid[..., None]
+        inside_y = (dy.abs() <= support * sigma_y) & valid[..., None]
+        zero = torch.zeros((), dtype=dx.dtype, device=dx.device)
+        self.ux = torch.where(inside_x, dx, zero) / sigma_x  # [G, M, T]
+        self.uy = torch.where(inside_y, dy, zero) / sigma_y  # [G, M, T]
+        self.rho = rho  # [G, M, 1]
 
-
-def gaussian_weight(ux, uy, rho, inside):
-    """Return the Gaussian weights [B, K, M, T, T] and the quadratic form q."""
-    q = ux * ux - 2.0 * rho * ux * uy + uy * uy
-    weight = torch.exp(-0.5 * q / (1.0 - rho * rho))
-    return torch.where(inside, weight, torch.zeros_like(weight)), q
+        cross = (2.0 * rho * self.ux)[..., None, :] * self.uy[..., :, None]  # [G, M, T, T]
+        self.q = ((self.ux * self.ux)[..., None, :] - cross) + (self.uy * self.uy)[..., :, None]
+        weight = torch.exp(-0.5 * self.q / (1.0 - rho * rho)[..., None])  # [G, M, T, T]
+        inside = inside_y[..., :, None] & inside_x[..., None, :]
+        self.weight = torch.where(inside, weight, zero)
 
 
 class _Layout:
-    """Padded pixel axes and tile counts of one render."""
+    """Pixel positions of a render, padded to whole tiles and cut into [tiles, T] rows."""
 
-    def __init__(self, height, width, tile, dtype, device):
-        self.tile = tile
-        self.tiles_y = -(-height // tile)
-        self.tiles_x = -(-width // tile)
-        self.ys = _padded_axis(height, self.tiles_y * tile, dtype, device)
-        self.xs = _padded_axis(width, self.tiles_x * tile, dtype, device)
+    def __init__(self, plan, height, width, dtype, device):
+        tile = plan.tile
+        self.plan = plan
+        self.rows = _padded_axis(height, plan.tiles_y * tile, dtype, device).view(plan.tiles_y, tile)
+        self.cols = _padded_axis(width, plan.tiles_x * tile, dtype, device).view(plan.tiles_x, tile)
+
+    def geometry(self, params, items, owners, valid, support):
+        tiles = self.plan.tiles_y * self.plan.tiles_x
+        tile_index = items % tiles
+        rows = self.rows[torch.div(tile_index, self.plan.tiles_x, rounding_mode="floor")]  # [G, T]
+        cols = self.cols[tile_index % self.plan.tiles_x]  # [G, T]
+        return GroupGeometry(params[owners], valid, rows, cols, support)
 
 
 def _padded_axis(size, padded, dtype, device):
@@ -131,69 +146,73 @@ def _padded_axis(size, padded, dtype, device):
     return axis.to(dtype)
 
 
-def render_tiles(sigmas, coords, colors, height, width, support, tile):
+def to_items(image_map, plan):
+    """Cut [B, C, Hp, Wp] into [items, C, P] tiles."""
+    batch, channels = image_map.shape[:2]
+    tile = plan.tile
+    tiles = image_map.reshape(batch, channels, plan.tiles_y, tile, plan.tiles_x, tile)
+    return tiles.permute(0, 2, 4, 1, 3, 5).reshape(plan.items, channels, tile * tile)
+
+
+def from_items(items, plan, batch):
+    """Stitch [items, C, P] tiles back into a [B, C, Hp, Wp] map."""
+    channels = items.shape[1]
+    tile = plan.tile
+    tiles = items.reshape(batch, plan.tiles_y, plan.tiles_x, channels, tile, tile)
+    return tiles.permute(0, 3, 1, 4, 2, 5).reshape(batch, channels, plan.tiles_y * tile, plan.tiles_x * tile)
+
+
+def render_tiles(plan, sigmas, coords, colors, height, width, support):
     """Forward pass: return the rendered map [B, C, H, W]."""
     batch, count, channels = colors.shape
-    layout = _Layout(height, width, tile, colors.dtype, colors.device)
-    params = torch.cat([sigmas, coords], dim=-1)  # [B, N, 5]
-    boxes = support_boxes(sigmas, coords, height, width, support)
+    layout = _Layout(plan, height, width, colors.dtype, colors.device)
+    params = torch.cat([sigmas, coords], dim=-1).reshape(batch * count, 5)  # [B N, 5]
+    flat_colors = colors.reshape(batch * count, channels)  # [B N, C]
+    tile_pixels = plan.tile * plan.tile
 
-    bands = []
-    for first, end, lists, valid in plan_chunks(boxes, height, width, tile):
-        tiles = lists.shape[1]
-        offsets = tile_offsets(gather_rows(params, lists), valid, layout.ys, layout.xs,
-                               first, end, layout.tiles_x, tile, support)
-        weight, _ = gaussian_weight(*offsets)  # [B, K, M, T, T]
-        weight = weight.reshape(batch * tiles, -1, tile * tile)  # [B K, M, P]
-        tile_colors = gather_rows(colors, lists).reshape(batch * tiles, -1, channels)  # [B K, M, C]
-        band = torch.bmm(tile_colors.transpose(1, 2), weight)  # [B K, C, P]
-        band = band.reshape(batch, end - first, layout.tiles_x, channels, tile, tile)
-        bands.append(band.permute(0, 3, 1, 4, 2, 5).reshape(batch, channels, (end - first) * tile, -1))
-    return torch.cat(bands, dim=2)[:, :, :height, :width].contiguous()
+    rendered = colors.new_zeros(plan.items, channels, tile_pixels)  # [items, C, P]
+    for items, owners, valid in plan:
+        geometry = layout.geometry(params, items, owners, valid, support)
+        weight = geometry.weight.reshape(len(items), -1, tile_pixels)  # [G, M, P]
+        rendered[items] = torch.bmm(flat_colors[owners].transpose(1, 2), weight)  # [G, C, P]
+    return from_items(rendered, plan, batch)[:, :, :height, :width].contiguous()
 
 
-def render_tiles_backward(sigmas, coords, colors, grad_output, support, tile):
+def render_tiles_backward(plan, sigmas, coords, colors, grad_output, support):
     """Backward pass: return the gradients for sigmas, coords and colors, each [B, N, *]."""
     batch, count, channels = colors.shape
     height, width = grad_output.shape[-2:]
-    layout = _Layout(height, width, tile, colors.dtype, colors.device)
-    pad = (0, layout.tiles_x * tile - width, 0, layout.tiles_y * tile - height)
-    grad_map = torch.nn.functional.pad(grad_output, pad)  # [B, C, Hp, Wp]
-    params = torch.cat([sigmas, coords], dim=-1)  # [B, N, 5]
-    boxes = support_boxes(sigmas, coords, height, width, support)
+    tile = plan.tile
+    layout = _Layout(plan, height, width, colors.dtype, colors.device)
+    pad = (0, plan.tiles_x * tile - width, 0, plan.tiles_y * tile - height)
+    grad_items = to_items(torch.nn.functional.pad(grad_output, pad), plan)  # [items, C, P]
+    params = torch.cat([sigmas, coords], dim=-1).reshape(batch * count, 5)  # [B N, 5]
+    flat_colors = colors.reshape(batch * count, channels)  # [B N, C]
 
-    # Per Gaussian: the color gradient [C] and six pixel sums that the closed-form derivatives
-    # below need, accumulated over all tiles it touches.
-    sums = torch.zeros(batch * count, channels + 6, dtype=colors.dtype, device=colors.device)
-    for first, end, lists, valid in plan_chunks(boxes, height, width, tile):
-        tiles = lists.shape[1]
-        ux, uy, rho, inside = tile_offsets(gather_rows(params, lists), valid, layout.ys, layout.xs,
-                                           first, end, layout.tiles_x, tile, support)
-        weight, q = gaussian_weight(ux, uy, rho, inside)  # [B, K, M, T, T]
+    # Per Gaussian: the color gradient [C] and pixel sums of gv, gv ux, gv uy, gv ux^2, gv uy^2,
+    # gv ux uy and gv q (gv = weight x cotangent projected on the color), over all its tiles.
+    sums = colors.new_zeros(batch * count, channels + 6)
+    for items, owners, valid in plan:
+        geometry = layout.geometry(params, items, owners, valid, support)
+        ux, uy = geometry.ux, geometry.uy  # [G, M, T]
+        weight = geometry.weight.reshape(len(items), -1, tile * tile)  # [G, M, P]
+        grad_tiles = grad_items[items]  # [G, C, P]
+        grad_colors = torch.bmm(weight, grad_tiles.transpose(1, 2))  # [G, M, C]
+        projected = torch.bmm(flat_colors[owners], grad_tiles)  # [G, M, P]
 
-        band = grad_map[:, :, first * tile:end * tile]  # [B, C, Ty' T, Tx T]
-        band = band.reshape(batch, channels, end - first, tile, layout.tiles_x, tile)
-        band = band.permute(0, 2, 4, 1, 3, 5).reshape(batch * tiles, channels, tile * tile)  # [B K, C, P]
-        tile_colors = gather_rows(colors, lists).reshape(batch * tiles, -1, channels)  # [B K, M, C]
-        flat_weight = weight.reshape(batch * tiles, -1, tile * tile)  # [B K, M, P]
-        grad_colors = torch.bmm(flat_weight, band.transpose(1, 2))  # [B K, M, C]
-        projected = torch.bmm(tile_colors, band).reshape(weight.shape)  # [B, K, M, T, T]
-
-        weighted = projected * weight
-        along_x = weighted * (ux - rho * uy)
-        along_y = weighted * (uy - rho * ux)
+        gv = (projected * weight).reshape(geometry.weight.shape)  # [G, M, T, T]
+        along_cols = gv.sum(dim=-2)  # [G, M, T] summed over rows
+        along_rows = gv.sum(dim=-1)  # [G, M, T] summed over columns
         pixel_sums = torch.stack([
-            along_x.sum(dim=(-2, -1)),
-            (along_x * ux).sum(dim=(-2, -1)),
-            along_y.sum(dim=(-2, -1)),
-            (along_y * uy).sum(dim=(-2, -1)),
-            (weighted * ux * uy).sum(dim=(-2, -1)),
-            (weighted * q).sum(dim=(-2, -1)),
-        ], dim=-1)  # [B, K, M, 6]
-        contributions = torch.cat([grad_colors.reshape(batch, tiles, -1, channels), pixel_sums], dim=-1)
-        contributions = contributions * valid[..., None]
-        owners = (lists + torch.arange(batch, device=lists.device).view(batch, 1, 1) * count).reshape(-1)
-        sums.index_add_(0, owners, contributions.reshape(-1, channels + 6))
+            (along_cols * ux).sum(dim=-1),
+            (along_rows * uy).sum(dim=-1),
+            (along_cols * ux * ux).sum(dim=-1),
+            (along_rows * uy * uy).sum(dim=-1),
+            ((gv * ux[..., None, :]).sum(dim=-1) * uy).sum(dim=-1),
+            (gv * geometry.q).sum(dim=(-2, -1)),
+        ], dim=-1)  # [G, M, 6]
+        contributions = torch.cat([grad_colors, pixel_sums], dim=-1) * valid[..., None]
+        sums.index_add_(0, owners.reshape(-1), contributions.reshape(-1, channels + 6))
 
     return closed_form_gradients(sums.reshape(batch, count, -1), sigmas, channels)
 
@@ -206,14 +225,17 @@ def closed_form_gradients(sums, sigmas, channels):
     in y), dv/drho = a v (ux uy - rho a q).
     """
     grad_colors = sums[..., :channels]
-    sum_x, sum_xux, sum_y, sum_yuy, sum_uxuy, sum_q = sums[..., channels:].unbind(-1)
+    s_ux, s_uy, s_ux2, s_uy2, s_uxuy, s_q = sums[..., channels:].unbind(-1)
     sigma_x, sigma_y, rho = sigmas.unbind(-1)
     a = 1.0 / (1.0 - rho * rho)
-    grad_coords = torch.stack([a * sum_x / sigma_x, a * sum_y / sigma_y], dim=-1)
+    grad_coords = torch.stack([
+        a * (s_ux - rho * s_uy) / sigma_x,
+        a * (s_uy - rho * s_ux) / sigma_y,
+    ], dim=-1)
     grad_sigmas = torch.stack([
-        a * sum_xux / sigma_x,
-        a * sum_yuy / sigma_y,
-        a * sum_uxuy - rho * a * a * sum_q,
+        a * (s_ux2 - rho * s_uxuy) / sigma_x,
+        a * (s_uy2 - rho * s_uxuy) / sigma_y,
+        a * s_uxuy - rho * a * a * s_q,
     ], dim=-1)
     return grad_sigmas, grad_coords, grad_colors
 
@@ -228,18 +250,20 @@ def _full_precision(device):
 class _SplatTiled(torch.autograd.Function):
     @staticmethod
     def forward(ctx, sigmas, coords, colors, height, width, support, tile):
-        ctx.save_for_backward(sigmas, coords, colors)
-        ctx.support = support
-        ctx.tile = tile
         with _full_precision(colors.device):
-            return render_tiles(sigmas, coords, colors, height, width, support, tile)
+            plan = TilePlan(sigmas, coords, height, width, support, tile)
+            rendered = render_tiles(plan, sigmas, coords, colors, height, width, support)
+        ctx.save_for_backward(sigmas, coords, colors)
+        ctx.plan = plan
+        ctx.support = support
+        return rendered
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output):
         sigmas, coords, colors = ctx.saved_tensors
         with _full_precision(colors.device):
-            grads = render_tiles_backward(sigmas, coords, colors, grad_output, ctx.support, ctx.tile)
+            grads = render_tiles_backward(ctx.plan, sigmas, coords, colors, grad_output, ctx.support)
         return grads + (None, None, None, None)
 
 

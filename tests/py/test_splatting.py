@@ -124,27 +124,34 @@ def test_tiled_any_tile_size(tile):
     assert float((actual - expected).abs().max()) < 1e-5
 
 
-def test_tiled_small_chunks_match(monkeypatch):
-    # A tiny budget forces one tile row per chunk, each with its own padded list length.
+def test_tiled_small_groups_match(monkeypatch):
+    # A tiny budget puts every tile in a group of its own, each padded to its own list length.
     sigmas, coords, colors = random_gaussians(2, 30, 4, seed=4)
     expected, expected_grads = render_and_grads("dense", sigmas, coords, colors, 33, 40, 3.0)
-    monkeypatch.setattr(tiled_module, "CHUNK_ELEMENTS", 1)
+    monkeypatch.setitem(tiled_module.GROUP_ELEMENTS, "cpu", 1)
+    plan = tiled_module.TilePlan(sigmas, coords, 33, 40, 3.0, tiled_module.TILE)
+    assert all(end - first == 1 for first, end, _ in plan.groups)
     actual, actual_grads = render_and_grads("torch", sigmas, coords, colors, 33, 40, 3.0)
     assert float((actual - expected).abs().max()) < 1e-5
     for got, want in zip(actual_grads, expected_grads):
-        assert float((got - want).abs().max()) < 1e-4 * max(1.0, float(want.abs().max()))
+        assert float((got - want).abs().max()) < 1e-5 * max(1.0, float(want.abs().max()))
 
 
 def test_tiled_skips_far_gaussians():
-    # Gaussians whose support misses a tile must not appear in that tile's list.
+    # Each support spans pixels 3.15 +- 4.7 (or the mirror image), so it reaches 2 x 2 tiles of 8,
+    # and no tile holds both Gaussians.
     sigmas = torch.tensor([[[0.05, 0.05, 0.0], [0.05, 0.05, 0.0]]])
     coords = torch.tensor([[[-0.9, -0.9], [0.9, 0.9]]])
-    boxes = tiled_module.support_boxes(sigmas, coords, 64, 64, 3.0)
-    chunks = list(tiled_module.plan_chunks(boxes, 64, 64, 8))
-    longest = max(lists.shape[2] for _, _, lists, _ in chunks)
-    assert longest == 1
-    # Each support spans pixel columns and rows 3.15 +- 4.7 (or mirrored): 2 x 2 tiles of 8.
-    assert sum(int(valid.sum()) for _, _, _, valid in chunks) == 8
+    plan = tiled_module.TilePlan(sigmas, coords, 64, 64, 3.0, 8)
+    assert plan.groups == [(0, 8, 1)]
+    items = sorted(int(i) for group in plan for i in group[0])
+    assert items == [0, 1, 8, 9, 54, 55, 62, 63]
+
+
+def test_tiled_packing_limits_padding():
+    lengths = [40, 30, 24, 23, 10, 6, 5, 0, 0]
+    assert tiled_module._pack(lengths, 64, 1 << 20) == [(0, 3, 40), (3, 4, 23), (4, 6, 10), (6, 7, 5)]
+    assert tiled_module._pack(lengths, 64, 64 * 40 * 2) == [(0, 2, 40), (2, 4, 24), (4, 6, 10), (6, 7, 5)]
 
 
 @pytest.mark.parametrize("name", splatting.IMPLEMENTATIONS)
