@@ -1,0 +1,114 @@
+// runSweep in-process: retries, failure markers, missing inputs, bad output, timeouts,
+// GPU assignment and a pluggable runner.
+import { mkdtemp, readFile, rm, access } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseExperiment } from '../../../ts/sweep/experiment.ts';
+import { planTrials } from '../../../ts/sweep/plan.ts';
+import { runSweep, type SweepEvent } from '../../../ts/sweep/run.ts';
+import { parseTrialOutput, type TrialLaunch } from '../../../ts/sweep/runner.ts';
+import { readTrial } from '../../../ts/sweep/trials.ts';
+import type { Versions } from '../../../ts/sweep/versions.ts';
+import { FAKE_TRIAL } from './helpers.ts';
+
+const VERSIONS: Versions = { code: 'abc', gitCommit: 'abc', gitDirty: false, backend: 'none', python: 'none', torch: 'none', node: 'v20', host: 'h' };
+const root = await mkdtemp(path.join(os.tmpdir(), 'gpstoken-sweep-runner-'));
+test.after(() => rm(root, { recursive: true, force: true }));
+
+/** One fake trial with the given options; `trialExtra` adds trial keys, `topExtra` top-level keys. */
+function experiment(options: string, topExtra = '', trialExtra = ''): ReturnType<typeof parseExperiment> {
+  return parseExperiment(
+    `name: runner\ntrial:\n  exec: [node, ${JSON.stringify(FAKE_TRIAL)}]\n  seed_option: null\n${trialExtra}  options: {${options}}\n${topExtra}grid:\n  options.x: [1]\n`,
+    'runner.yaml',
+  );
+}
+
+async function run(name: string, exp: ReturnType<typeof parseExperiment>, retries: number, extra: Partial<Parameters<typeof runSweep>[0]> = {}) {
+  const out = path.join(root, name);
+  const events: SweepEvent[] = [];
+  const trials = planTrials(exp, {}, VERSIONS);
+  const summary = await runSweep({ experiment: exp, trials, out, workers: 1, gpus: [], retries, versions: VERSIONS, signal: new AbortController().signal, onEvent: (e) => events.push(e), ...extra });
+  return { out, trials, summary, events, record: await readTrial(out, trials[0]!.id) };
+}
+
+test('failing trial is retried then marked failed', async () => {
+  const { summary, events, record, out, trials } = await run('fail', experiment('fail: true'), 2);
+  assert.equal(summary, { done: 0, failed: 1, alreadyDone: 0, notRun: 0, stopped: false });
+  assert.equal(
+    events.filter((e) => e.type === 'failed').map((e) => (e as { willRetry: boolean }).willRetry),
+    [true, true, false],
+  );
+  assert.is(record.status, 'failed');
+  assert.is(record.outcome!.attempts, 3);
+  assert.is(record.outcome!.error, 'exit code 3: fake failure requested (full output in log.txt)');
+  const log = await readFile(path.join(out, 'trials', trials[0]!.id, 'log.txt'), 'utf8');
+  assert.is(log.match(/^=== attempt \d \(/gm)?.length, 3, 'log.txt keeps every attempt of this run');
+  assert.match(log, /^=== attempt 3 failed: exit code 3: fake failure requested \(full output in log\.txt\)$/m);
+});
+
+test('second attempt succeeds and clears failure', async () => {
+  const marker = path.join(root, 'fail-until');
+  const { summary, record } = await run('retry', experiment(`fail-until-file: ${JSON.stringify(marker)}`), 1);
+  assert.is(summary.done, 1);
+  assert.is(record.status, 'done');
+  assert.is(record.outcome!.attempts, 2);
+  assert.equal(record.metrics, { psnr: 2, quality: { ssim: 0.1 }, label: 'x=1 mode=undefined seed=undefined' });
+});
+
+test('done trial is skipped on rerun', async () => {
+  const exp = experiment('sleep-ms: 0');
+  await run('skip', exp, 0);
+  const again = await run('skip', exp, 0);
+  assert.equal(again.summary, { done: 0, failed: 0, alreadyDone: 1, notRun: 0, stopped: false });
+});
+
+test('output without JSON fails', async () => {
+  const { record } = await run('nojson', experiment('no-json: true'), 0);
+  assert.is(record.status, 'failed');
+  assert.is(record.outcome!.error, 'the trial printed no JSON document on stdout (8 characters; see log.txt)');
+});
+
+test('missing input fails without retry', async () => {
+  const { record, events } = await run('missing', experiment('sleep-ms: 0', 'inputs: [no/such/file.pth]\n'), 3);
+  assert.is(record.status, 'failed');
+  assert.is(record.outcome!.error, 'missing input files: no/such/file.pth');
+  assert.is(events.filter((e) => e.type === 'start').length, 1);
+});
+
+test('timeout stops the trial', async () => {
+  const exp = experiment('sleep-ms: 20000', '', '  timeout_s: 0.5\n');
+  const started = Date.now();
+  const { record } = await run('timeout', exp, 0);
+  assert.is(record.status, 'failed');
+  assert.is(record.outcome!.error, 'timed out after 0.5 s');
+  assert.ok(Date.now() - started < 15_000, 'the trial was stopped long before its 20 s sleep ended');
+});
+
+test('pluggable runner gets device and trial dir', async () => {
+  const launches: TrialLaunch[] = [];
+  const exp = parseExperiment(
+    `name: plug\ntrial:\n  exec: [tool, '\${trial_dir}/out']\n  seed_option: null\ngrid:\n  options.x: [1, 2, 3]\n`,
+    'plug.yaml',
+  );
+  const runner = async (launch: TrialLaunch) => {
+    launches.push(launch);
+    return { value: launches.length };
+  };
+  const { out, trials, summary } = await run('plug', exp, 0, { runner, workers: 2, gpus: ['4', '5'] });
+  assert.is(summary.done, 3);
+  assert.equal(launches.map((l) => l.argv[1]), trials.map((t) => path.join(out, 'trials', t.id, 'out')));
+  assert.equal(
+    [...new Set(launches.map((l) => l.env.CUDA_VISIBLE_DEVICES))].sort(),
+    ['4', '5'],
+  );
+  await access(path.join(out, 'trials', trials[0]!.id, 'done'));
+});
+
+test('trial output parsing', () => {
+  assert.equal(parseTrialOutput('{"a": 1}\n'), { a: 1 });
+  assert.equal(parseTrialOutput('loading\n{"a": {"$float": "nan"}}'), { a: Number.NaN });
+});
+
+test.run();
