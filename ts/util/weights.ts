@@ -84,3 +84,53 @@ export async function findWeightFile(spec: WeightSpec, env: NodeJS.ProcessEnv = 
 export async function findWeightFiles(env: NodeJS.ProcessEnv = process.env): Promise<WeightLocation[]> {
   return Promise.all(WEIGHT_SPECS.map((spec) => findWeightFile(spec, env)));
 }
+
+export function weightSpec(name: string): WeightSpec {
+  const spec = WEIGHT_SPECS.find((candidate) => candidate.name === name);
+  if (!spec) throw new Error(`unknown weight file ${JSON.stringify(name)}; known: ${WEIGHT_SPECS.map((s) => s.name).join(', ')}`);
+  return spec;
+}
+
+/** A weight file that was found and passed its checksum. */
+export interface ResolvedWeight {
+  name: string;
+  path: string;
+  sha256: string;
+}
+
+export class WeightFileError extends Error {
+  override name = 'WeightFileError';
+}
+
+/**
+ * Finds one weight file: `explicitPath` (a command-line flag) when given, else the
+ * environment variable and the cache folders. Returns undefined when nothing is found
+ * (the caller skips the metrics that need it); throws when an explicit path is missing or
+ * when a checksum does not match, because other weights must never stand in silently.
+ */
+export async function resolveWeight(name: string, explicitPath?: string, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedWeight | undefined> {
+  const spec = weightSpec(name);
+  let found: string | undefined;
+  if (explicitPath) {
+    if (!existsSync(explicitPath)) throw new WeightFileError(`${spec.purpose}: ${explicitPath} not found; expected the file ${spec.fileName}`);
+    found = explicitPath;
+  } else {
+    found = candidatePaths(spec, env).find((candidate) => existsSync(candidate));
+  }
+  if (!found) return undefined;
+  const sha256 = await sha256File(found);
+  if (spec.sha256Prefix && !sha256.startsWith(spec.sha256Prefix)) {
+    throw new WeightFileError(
+      `${found}: sha256 ${sha256.slice(0, 16)}... does not start with ${spec.sha256Prefix}, so it is not ${spec.fileName} ` +
+        `(${spec.purpose}); replace it with the original file`,
+    );
+  }
+  return { name, path: found, sha256 };
+}
+
+/** One line saying which file is missing and where it is looked for. */
+export function describeMissingWeight(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const spec = weightSpec(name);
+  const [first] = candidatePaths(spec, { ...env, [spec.envVar]: '' });
+  return `${spec.fileName} (${spec.purpose}) not found; put it at ${first} or set ${spec.envVar} to its path`;
+}

@@ -1,0 +1,1 @@
+"""Evaluation metrics: FID Inception features, LPIPS, PSNR/SSIM presets, SWD, IS, precision/recall."""

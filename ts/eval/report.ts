@@ -1,0 +1,101 @@
+// The result of an evaluation as one CSV row (explicit columns) and one JSON document.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+
+export interface EvalResult {
+  /** Headline numbers; undefined when a metric was not requested or was skipped. */
+  metrics: Record<string, number | undefined>;
+  swdLevels?: number[];
+  skipped: Record<string, string>;
+  settings: Record<string, unknown>;
+  counts: { real: number; fake: number; pairs: number };
+  diagnostics: Record<string, unknown>;
+}
+
+export const CSV_COLUMNS = [
+  'date',
+  'real',
+  'fake',
+  'n_real',
+  'n_fake',
+  'n_pairs',
+  'psnr',
+  'psnr_dataset',
+  'ssim',
+  'ssim_preset',
+  'ssim_pytorch_msssim',
+  'ssim_skimage',
+  'lpips',
+  'rfid',
+  'sfid',
+  'is',
+  'is_std',
+  'precision',
+  'recall',
+  'swd',
+  'resize_mode',
+  'paired_resize_mode',
+  'fid_weights_sha256',
+  'lpips_weights_sha256',
+  'seed',
+  'is_splits',
+  'gpstoken_version',
+  'torch_version',
+  'skipped',
+] as const;
+
+/** One CSV record: numbers as written by JavaScript, infinities as inf, absent values empty. */
+export function csvRecord(result: EvalResult): Record<string, string | number> {
+  const s = result.settings;
+  const record: Record<string, string | number | undefined> = {
+    date: String(s.date ?? ''),
+    real: String(s.real ?? ''),
+    fake: String(s.fake ?? ''),
+    n_real: result.counts.real,
+    n_fake: result.counts.fake,
+    n_pairs: result.counts.pairs,
+    ssim_preset: String(s.ssimPreset ?? ''),
+    resize_mode: String(s.resizeMode ?? ''),
+    paired_resize_mode: String(s.pairedResizeMode ?? ''),
+    fid_weights_sha256: String((s.weights as Record<string, string> | undefined)?.fid ?? ''),
+    lpips_weights_sha256: String((s.weights as Record<string, string> | undefined)?.lpips ?? ''),
+    seed: Number(s.seed),
+    is_splits: Number(s.isSplits),
+    gpstoken_version: String(s.gpstokenVersion ?? ''),
+    torch_version: String(s.torchVersion ?? ''),
+    skipped: Object.keys(result.skipped).join(' '),
+  };
+  for (const [name, value] of Object.entries(result.metrics)) record[name] = value;
+  const out: Record<string, string | number> = {};
+  for (const column of CSV_COLUMNS) {
+    const value = record[column];
+    out[column] = value === undefined ? '' : typeof value === 'number' && !Number.isFinite(value) ? String(value).replace('Infinity', 'inf') : value;
+  }
+  return out;
+}
+
+export function csvText(result: EvalResult): string {
+  return stringify([csvRecord(result)], { header: true, columns: [...CSV_COLUMNS] });
+}
+
+export async function writeCsv(file: string, result: EvalResult): Promise<void> {
+  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  await writeFile(file, csvText(result));
+}
+
+/** The JSON document: infinities as the strings "inf"/"-inf" since JSON has no such numbers. */
+export function jsonDocument(result: EvalResult): unknown {
+  return JSON.parse(JSON.stringify(result, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? String(value).replace('Infinity', 'inf') : value)));
+}
+
+/** Human-readable lines for the terminal. */
+export function summaryLines(result: EvalResult): string[] {
+  const lines: string[] = [];
+  for (const [name, value] of Object.entries(result.metrics)) {
+    if (value === undefined) continue;
+    lines.push(`${name.padEnd(20)} ${Number.isFinite(value) ? value.toPrecision(6) : String(value)}`);
+  }
+  for (const [name, reason] of Object.entries(result.skipped)) lines.push(`${name.padEnd(20)} skipped: ${reason}`);
+  return lines;
+}
