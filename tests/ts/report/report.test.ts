@@ -71,7 +71,7 @@ test('std, paths and flattening', () => {
 test('nice ticks', () => {
   assert.equal(niceTicks(0.3, 9.2), [0, 2, 4, 6, 8, 10]);
   assert.equal(niceTicks(20.5, 24.1), [20, 21, 22, 23, 24, 25]);
-  assert.equal(niceTicks(5, 5), [4, 4.5, 5, 5.5, 6]);
+  assert.equal(niceTicks(5, 5), [4.4, 4.6, 4.8, 5, 5.2, 5.4, 5.6]);
   assert.is(formatTick(0.0001), '1.0e-4');
   assert.is(formatTick(2.5), '2.5');
 });
