@@ -29,7 +29,7 @@ test.after(() => temp.remove());
 test('fixture set covers every case', () => {
   assert.is(embedded.length, 48);
   assert.ok(golden.length >= 10, `only ${golden.length} golden PNGs`);
-  assert.is(manifest.length, 53 + embedded.length + golden.length);
+  assert.is(manifest.length, 55 + embedded.length + golden.length);
   const modes = new Set(manifest.map((entry) => entry.mode));
   assert.equal([...modes].sort(), ['1', 'CMYK', 'I', 'L', 'LA', 'P', 'RGB', 'RGBA']);
 });
