@@ -68,12 +68,12 @@ def unwrap_state_dict(raw, path: str = "<checkpoint>") -> Dict[str, torch.Tensor
         inner = next((raw[key] for key in _CONTAINER_KEYS if isinstance(raw.get(key), Mapping)), None)
         if inner is None:
             raise CheckpointError(
-                f"{path}: holds a dict with keys {sorted(map(str, raw))[:10]} but no weights; expected "
+                f"{path}: contains a dict with keys {sorted(map(str, raw))[:10]} but no weights; expected "
                 f"a state dict or one under {', '.join(_CONTAINER_KEYS)}"
             )
         raw = inner
     if not isinstance(raw, Mapping):
-        raise CheckpointError(f"{path}: holds a {type(raw).__name__}, not a state dict")
+        raise CheckpointError(f"{path}: contains a {type(raw).__name__}, not a state dict")
     state = {k: v for k, v in raw.items() if k not in _EMA_BOOKKEEPING}
     for prefix in _WRAPPER_PREFIXES:
         if state and all(key.startswith(prefix) for key in state):
@@ -86,7 +86,7 @@ def _is_tensor_dict(raw: Mapping) -> bool:
 
 
 def check_state_dict(state: Mapping[str, torch.Tensor], model: torch.nn.Module) -> List[str]:
-    """Every mismatch between ``state`` and ``model``'s layout, and every non-finite tensor."""
+    """List every mismatch between ``state`` and ``model``'s layout, and every non-finite tensor."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -161,7 +161,7 @@ def version_metadata() -> Dict[str, str]:
 
 
 def git_commit() -> str:
-    """The commit of this checkout with a ``-dirty`` suffix when it has changes, else "unknown"."""
+    """Return the commit of this checkout (``-dirty`` when it has changes), or "unknown" outside git."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         commit = subprocess.run(

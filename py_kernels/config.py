@@ -71,7 +71,7 @@ class TokenizerConfig:
         return self.gps.gps_rs[0] * 2 ** (len(self.decoder.ch_mult) - 1)
 
     def to_dict(self) -> Dict[str, Any]:
-        """The published layout: ``{"gpsconfig": {...}, "decoderconfig": {...}}``."""
+        """Return the published layout ``{"gpsconfig": {...}, "decoderconfig": {...}}``."""
         return {"gpsconfig": _plain(self.gps), "decoderconfig": _plain(self.decoder)}
 
     def to_metadata(self) -> Dict[str, str]:
@@ -205,11 +205,11 @@ def load_config(path: str) -> TokenizerConfig:
 
 
 def config_from_metadata(metadata: Mapping[str, str], source: str) -> Optional[TokenizerConfig]:
-    """The config stored in a checkpoint's metadata, or None when it holds none."""
+    """Return the config stored in a checkpoint's metadata, or None when it has none."""
     if "gpsconfig" not in metadata or "decoderconfig" not in metadata:
         return None
     try:
         raw = {key: json.loads(metadata[key]) for key in ("gpsconfig", "decoderconfig")}
     except json.JSONDecodeError as error:
-        raise ConfigError(f"{source}: checkpoint metadata holds a config that is not JSON ({error})") from error
+        raise ConfigError(f"{source}: checkpoint metadata contains a config that is not valid JSON ({error})") from error
     return config_from_dict(raw, source=source)

@@ -1,8 +1,8 @@
 """Bridge entry points for `gpstoken reconstruct`: load a tokenizer once, reconstruct batches.
 
 The TypeScript side decodes, preprocesses and partitions the images, writes one batch as a
-safetensors file and passes its path; this module encodes, splats and decodes, writes the
-PNGs (and optionally the tokens) to the paths it is given, and returns JSON (paths, timings).
+safetensors file and passes its path. This module encodes, splats and decodes. It writes the
+PNGs (and optionally the tokens) to the paths it is given and returns JSON (paths, timings).
 
 Batch file layout (legend: B images, S image side, T tiles per side, N tokens per tile):
   images         uint8 [B, S, S, 3] RGB, or float32 [B, 3, S, S] in [-1, 1]

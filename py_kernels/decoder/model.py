@@ -5,10 +5,10 @@ Module names match the published checkpoint keys (``decoder.conv_in``, ``decoder
 
 Above 256x256 the image is decoded as a T x T grid of 256x256 tiles merged into one map
 (``tiles`` = T). Convolutions and upsampling run over the whole map, so neighbouring tiles
-see each other; the mid attention runs per tile; and the norms of the residual blocks
-compute their GroupNorm statistics per tile, then bicubically interpolate the T x T grid of
-means and standard deviations to the map size, which removes the per-tile colour shifts of
-a plain per-tile GroupNorm. ``norm_out`` alone takes its statistics over the whole map (the
+see each other. The mid attention runs per tile. The norms of the residual blocks compute
+their GroupNorm statistics per tile, then bicubically interpolate the T x T grid of means
+and standard deviations to the map size. This removes the per-tile colour shifts of a plain
+per-tile GroupNorm. ``norm_out`` alone takes its statistics over the whole map (the
 published decoder does all of this). With T = 1 every norm is GroupNorm except that
 the published code divides by ``std + eps`` instead of ``sqrt(var + eps)``; we keep that.
 

@@ -11,7 +11,7 @@ Pipeline (module names match the published checkpoint keys, so weights load with
 4. ``attnblocks``: transformer blocks that add the pooled region features, then attend.
 5. Heads: ``to_gps.0`` predicts a geometry update applied in the reparameterised space
    (logit for sigma_x and sigma_y, logit of (v + 1) / 2 for rho, x, y), so a zero update
-   keeps the initial Gaussian; ``to_gps.1`` predicts the texture (gps_c channels).
+   keeps the initial Gaussian. ``to_gps.1`` predicts the texture (gps_c channels).
 6. ``render``: splat every token's Gaussian times its texture on a gps_rs map; ``decoder``
    turns the map into the image.
 
@@ -33,9 +33,9 @@ from .blocks import RegionBlock, StemBlock
 
 GEOMETRY = 5  # sigma_x, sigma_y, rho, x, y
 
-# Initial Gaussians are pulled this far inside their open intervals before the logit, so that
-# a degenerate region (zero extent, or a centre on the border) gives a finite token instead of
-# the reference's infinities; ordinary partitions never come this close.
+# Initial Gaussians are pulled this far inside their open intervals before the logit. A
+# degenerate region (zero extent, or a centre on the border) then gives a finite token where
+# the reference produces infinities. Ordinary partitions never come this close.
 _LOGIT_MARGIN = 1e-6
 
 
@@ -159,7 +159,7 @@ class GPSToken(nn.Module):
 
 
 def build_gpstoken(config: TokenizerConfig, device=None) -> GPSToken:
-    """The tokenizer for ``config``, randomly initialised (load weights with py_kernels.checkpoints).
+    """Build the tokenizer for ``config`` with random weights (load weights with py_kernels.checkpoints).
 
     ``device="meta"`` builds the structure without memory, to inspect the state-dict layout.
     """
@@ -169,8 +169,8 @@ def build_gpstoken(config: TokenizerConfig, device=None) -> GPSToken:
 def refine_gaussians(init: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
     """Apply the geometry update [B, N, 5] to the initial Gaussians [B, N, 5].
 
-    sigma_x, sigma_y live in (0, 1) and move as sigmoid(logit(s) + d); rho, x, y live in
-    (-1, 1) and move as 2 * sigmoid(logit((v + 1) / 2) + d) - 1.
+    sigma_x and sigma_y live in (0, 1) and move as sigmoid(logit(s) + d). rho, x and y live
+    in (-1, 1) and move as 2 * sigmoid(logit((v + 1) / 2) + d) - 1.
     """
     m = _LOGIT_MARGIN
     sigmas = torch.sigmoid(torch.logit(init[..., 0:2].clamp(m, 1 - m)) + delta[..., 0:2])

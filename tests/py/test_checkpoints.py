@@ -140,7 +140,7 @@ def test_unwrap_rejects_dict_without_weights():
     with pytest.raises(CheckpointError) as error:
         unwrap_state_dict({"epoch": 1, "lr": 0.1}, "x.pt")
     assert str(error.value) == (
-        "x.pt: holds a dict with keys ['epoch', 'lr'] but no weights; expected a state dict or one under "
+        "x.pt: contains a dict with keys ['epoch', 'lr'] but no weights; expected a state dict or one under "
         "state_dict, model, ema, model_ema, ema_model"
     )
 

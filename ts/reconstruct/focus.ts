@@ -24,8 +24,8 @@ export function parseFocus(raw: string): FocusBox {
 }
 
 /**
- * The partition's per-pixel bias map [height, width]: `value` inside the box, 0 elsewhere. A
- * region's score gains the sum over its pixels, so the partition splits the box more finely.
+ * Builds the partition's per-pixel bias map [height, width]: `value` inside the box, 0 elsewhere.
+ * A region's score gains the sum over its pixels, so the partition splits the box more finely.
  */
 export function focusBias(focus: FocusBox, width: number, height: number): Float32Array {
   const [x0, y0, x1, y1] = focus.box;

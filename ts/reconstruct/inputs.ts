@@ -1,4 +1,4 @@
-// Which images a reconstruction run reads, and the output names the published test script uses.
+// Input listing of a reconstruction run, and the output names that the published test script uses.
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../cli/errors.ts';

@@ -1,5 +1,5 @@
 // `gpstoken reconstruct`: decode, preprocess and partition in TypeScript, then encode, splat and
-// decode in the Python backend, batch by batch. Finished images are skipped on a rerun; a
+// decode in the Python backend, batch by batch. Finished images are skipped on a rerun. A
 // failing image is recorded in failures.csv and the others go on.
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -138,14 +138,14 @@ async function loadModel(options: ReconstructOptions): Promise<ModelInfo> {
     return info;
   } catch (error) {
     if (error instanceof BackendCallError && ['ConfigError', 'CheckpointError', 'ValueError', 'RuntimeError'].includes(error.pythonType)) {
-      // The message already names the file or flag: a config, weights or device problem.
-      throw new UsageError(firstLine(error.message), { cause: error });
+      // A config, weights or device problem, whose message already names the file or flag.
+      throw new UsageError(pythonMessage(error.message), { cause: error });
     }
     throw error;
   }
 }
 
-function firstLine(message: string): string {
+function pythonMessage(message: string): string {
   return message.replace(/^reconstruct:load_model failed: \w+: /, '');
 }
 

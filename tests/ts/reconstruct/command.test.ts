@@ -72,7 +72,8 @@ test('first run writes every output, lists the corrupt photo and exits 1', async
   assert.is(record.options.tokens, 16);
   assert.is(record.options.size, 256);
   assert.is(record.model.config.gpsconfig.stem_c, 32);
-  assert.ok(typeof record.versions.torch === 'string' && typeof record.versions.node === 'string');
+  assert.type(record.versions.torch, 'string');
+  assert.is(record.versions.node, process.version);
 });
 
 test('second run skips the finished images and still reports the corrupt one', async () => {
