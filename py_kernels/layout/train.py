@@ -37,6 +37,7 @@ def train_layout(spec, report):
         section = dataclasses.replace(section, iterations=int(spec["iterations"]))
     layouts, classes, names = merge_banks(spec["banks"])
     num_classes = int(classes.max()) + 1
+    torch.manual_seed(section.seed)  # the initial weights are part of what a seed reproduces
     model = SiT(layout_model_config(section, layouts.shape[1], num_classes))
     x = torch.from_numpy(layouts)  # [M, N, 5]
     means, stds = layout_stats(x)

@@ -114,6 +114,7 @@ def train_generator(spec, report):
     }
     report({"event": "data", "images": int(tokens.shape[0]), "classes": len(names)})
     data = {"x1": to_state(stats.normalize(residuals)), "y": classes.long(), "cond": layouts}
+    torch.manual_seed(train.seed)  # the initial weights are part of what a seed reproduces
     return train_flow(
         model=SiT(model_config), data=data, settings=dataclasses.asdict(train), run_dir=spec["out"], metadata=metadata,
         export_name="generator.safetensors", report=report, device_kind=spec.get("device", "cpu"),
