@@ -1,4 +1,5 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -45,6 +46,25 @@ for (const entry of manifest) {
   });
 }
 
+/** Returns a PNG signature, an IHDR for an 8-bit RGB image of this size, and an empty IDAT. */
+function pngWithHeaderOnly(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8;
+  header[9] = 2;
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', Buffer.alloc(0)), chunk('IEND', Buffer.alloc(0))]);
+}
+
 /** Builds damaged copies of good fixtures; each must fail with exactly this reason. */
 function badFiles(dir: string): Array<{ name: string; reason: string }> {
   const png = readFileSync(path.join(temp.dir, 'rgb.png'));
@@ -71,6 +91,7 @@ function badFiles(dir: string): Array<{ name: string; reason: string }> {
   write('bad_marker.jpg', badMarker);
   write('half.webp', webp.subarray(0, webp.length >> 1));
   mkdirSync(path.join(dir, 'folder.png'));
+  write('huge.png', pngWithHeaderOnly(20000, 20000));
 
   return [
     { name: 'empty.png', reason: 'file is empty' },
@@ -87,6 +108,7 @@ function badFiles(dir: string): Array<{ name: string; reason: string }> {
     { name: 'half.webp', reason: 'truncated WebP data' },
     { name: 'missing.png', reason: 'file not found' },
     { name: 'folder.png', reason: 'is a directory, expected an image file' },
+    { name: 'huge.png', reason: 'image is 20000x20000 pixels, more than the limit of 178956970' },
   ];
 }
 
