@@ -128,6 +128,11 @@ class GPSToken(nn.Module):
         """Rendered map [B, C, T*h, T*w] -> image [B, 3, T*H, T*W] in about [-1, 1]."""
         return self.decoder(rendered, tiles)
 
+    @property
+    def last_layer_weight(self) -> torch.Tensor:
+        """The decoder's output conv weight, for the adaptive GAN-loss weight of VQGAN-style training."""
+        return self.decoder.conv_out.weight
+
     def forward(
         self,
         image: torch.Tensor,

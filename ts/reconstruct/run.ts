@@ -89,7 +89,7 @@ export async function runReconstruct(options: ReconstructOptions): Promise<Recon
   await mkdir(options.out, { recursive: true });
   const model = await loadModel(options);
   const tokens = options.tokens ?? model.config.gpsconfig.gps_num;
-  await writeRunRecord(options, model, tokens);
+  const record = await writeRunRecord(options, model, tokens);
 
   const pending = inputs.filter((input) => !isComplete(options.out, input, options.saveTokens));
   const skipped = inputs.length - pending.length;
@@ -114,7 +114,7 @@ export async function runReconstruct(options: ReconstructOptions): Promise<Recon
   }
 
   const seconds = (Date.now() - started) / 1000;
-  return {
+  const summary: ReconstructSummary = {
     out: options.out,
     total: inputs.length,
     reconstructed,
@@ -124,6 +124,9 @@ export async function runReconstruct(options: ReconstructOptions): Promise<Recon
     imagesPerSecond: reconstructed / Math.max(seconds, 1e-3),
     failures,
   };
+  const { failures: _listed, ...counts } = summary;
+  await saveRunRecord(options.out, { ...record, finished: new Date().toISOString(), summary: counts });
+  return summary;
 }
 
 async function loadModel(options: ReconstructOptions): Promise<ModelInfo> {
@@ -159,7 +162,8 @@ function modelArgs(options: ReconstructOptions) {
   };
 }
 
-async function writeRunRecord(options: ReconstructOptions, model: ModelInfo, tokens: number): Promise<void> {
+/** Writes reconstruct.json (options, model, versions) before the first image; the summary is added at the end. */
+async function writeRunRecord(options: ReconstructOptions, model: ModelInfo, tokens: number): Promise<Record<string, unknown>> {
   const record = {
     command: 'reconstruct',
     options: { ...options, tokens },
@@ -168,7 +172,12 @@ async function writeRunRecord(options: ReconstructOptions, model: ModelInfo, tok
     versions: { ...model.versions, node: process.version },
     started: new Date().toISOString(),
   };
-  await writeFile(path.join(options.out, 'reconstruct.json'), `${JSON.stringify(record, null, 2)}\n`);
+  await saveRunRecord(options.out, record);
+  return record;
+}
+
+async function saveRunRecord(out: string, record: Record<string, unknown>): Promise<void> {
+  await writeFile(path.join(out, 'reconstruct.json'), `${JSON.stringify(record, null, 2)}\n`);
 }
 
 async function prepareAll(chunk: InputImage[], options: ReconstructOptions, tokens: number, failures: Failure[]) {

@@ -74,6 +74,10 @@ test('first run writes every output, lists the corrupt photo and exits 1', async
   assert.is(record.model.config.gpsconfig.stem_c, 32);
   assert.type(record.versions.torch, 'string');
   assert.is(record.versions.node, process.version);
+  assert.equal(
+    [record.summary.total, record.summary.reconstructed, record.summary.skipped, record.summary.failed],
+    [4, 3, 0, 1],
+  );
 });
 
 test('second run skips the finished images and still reports the corrupt one', async () => {
