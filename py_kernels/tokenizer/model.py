@@ -15,9 +15,9 @@ Pipeline (module names match the published checkpoint keys, so weights load with
 6. ``render``: splat every token's Gaussian times its texture on a gps_rs map; ``decoder``
    turns the map into the image.
 
-Images larger than 256x256 are cut into T x T tiles of 256x256 in row-major order; each
-tile is partitioned and encoded on its own (tile-local coordinates), and the tiles' tokens
-are merged into one map for a single patch-folded decode (see py_kernels/decoder).
+Images larger than 256x256 are cut into T x T tiles of 256x256 in row-major order. Each
+tile is partitioned and encoded on its own, in tile-local coordinates. The tiles' tokens are
+then merged into one map for a single patch-folded decode (see py_kernels/decoder).
 
 Legend: B images, T tiles per side, N tokens per tile, D transformer width, C texture
 channels, K = 5 + C values per token.

@@ -212,7 +212,7 @@ async function reconstructPrepared(prepared: Prepared[], options: ReconstructOpt
       return 0;
     }
     let done = 0;
-    for (const one of prepared) done += await reconstructPrepared([one], options, scratch, failures);
+    for (const image of prepared) done += await reconstructPrepared([image], options, scratch, failures);
     return done;
   }
 }
