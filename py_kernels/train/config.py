@@ -8,6 +8,7 @@ and inconsistent values raise :class:`ConfigError` naming the file and the key.
 """
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Tuple
 
@@ -133,6 +134,9 @@ def _plain(section) -> Dict[str, Any]:
     return out
 
 
+_FLOAT_TEXT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
 def _coerce(value, default, where: str):
     """Coerce ``value`` to the type of ``default`` or raise a ConfigError naming ``where``."""
     if isinstance(default, bool):
@@ -145,6 +149,9 @@ def _coerce(value, default, where: str):
         raise ConfigError(f"{where}: expected an integer, got {value!r}")
     if isinstance(default, float):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        # PyYAML follows YAML 1.1, where `1e-3` (no dot) is a string, not a float.
+        if isinstance(value, str) and _FLOAT_TEXT.match(value):
             return float(value)
         raise ConfigError(f"{where}: expected a number, got {value!r}")
     if isinstance(default, str):

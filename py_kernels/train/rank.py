@@ -1,8 +1,6 @@
 """Job entry points started by the TypeScript launcher (``python3 -m py_kernels.job``).
 
-``train.rank:resolve_config`` validates a config with the command-line overrides and returns
-what the launcher needs (image size, token count, partition options). ``train.rank:run_rank``
-is one training process; the launcher starts one per rank with RANK, WORLD_SIZE, LOCAL_RANK,
+``train.rank:run_rank`` is one training process; the launcher starts one per rank with RANK, WORLD_SIZE, LOCAL_RANK,
 MASTER_ADDR, MASTER_PORT and OMP_NUM_THREADS set.
 
 Spec keys of ``run_rank``: ``config`` (YAML path), ``run_dir``, ``shard_manifest``,
@@ -11,7 +9,6 @@ config's value), ``resume``, ``refine``, ``init``, ``device`` (cpu or cuda), ``t
 ``weights`` (``lpips_vgg``, ``lpips_lin``, ``fid`` paths or null), ``timeout_s`` and
 optionally ``model_factory`` (``module:function``).
 """
-import dataclasses
 import json
 import os
 import sys
@@ -19,40 +16,32 @@ import sys
 import torch
 
 from py_kernels.job import job
-from py_kernels.train.config import TrainConfig, load_train_config
+from py_kernels.train.config import load_train_config
 from py_kernels.train.distributed import init_distributed, shutdown
 from py_kernels.train.model_adapter import DEFAULT_FACTORY
+from py_kernels.train.resolve import apply_overrides
 from py_kernels.train.trainer import RunOptions, run_training
 
 
-def apply_overrides(config: TrainConfig, overrides: dict) -> TrainConfig:
-    """The config with ``--steps``, ``--batch`` and ``--seed`` applied (None keeps a value)."""
-    changes = {}
-    for flag, key in (("steps", "iterations"), ("batch", "batch_size"), ("seed", "seed")):
-        value = overrides.get(flag)
-        if value is not None:
-            if not isinstance(value, int) or isinstance(value, bool) or value < (1 if flag == "batch" else 0):
-                raise ValueError(f"--{flag} must be a {'positive' if flag == 'batch' else 'non-negative'} integer, got {value!r}")
-            changes[key] = value
-    return dataclasses.replace(config, train=dataclasses.replace(config.train, **changes)) if changes else config
+def stop_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this rank when the launcher dies, even by SIGKILL.
 
+    The ranks run in their own process groups, so a launcher killed without a chance to
+    signal them would otherwise leave them training. Elsewhere this is a no-op.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
 
-@job
-def resolve_config(spec, report):
-    config = apply_overrides(load_train_config(spec["config"]), spec.get("overrides") or {})
-    params = config.data.params
-    return {
-        "image_size": params.size,
-        "tokens": config.tokens,
-        "adaptive_weight": config.model.gps.gps_adaptive_w,
-        "minhw": params.adaptive_minhw,
-        "hflip": params.hflip,
-        "batch_size": config.train.batch_size,
-        "iterations": config.train.iterations,
-        "grad_accumulation": config.train.grad_accumulation,
-        "seed": config.train.seed,
-        "resolved": config.to_dict(),
-    }
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    PR_SET_PDEATHSIG = 1
+    libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+    if os.getppid() == 1:  # the launcher died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _log(message: str) -> None:
@@ -62,6 +51,7 @@ def _log(message: str) -> None:
 
 @job
 def run_rank(spec, report):
+    stop_with_parent()
     config = apply_overrides(load_train_config(spec["config"]), spec.get("overrides") or {})
     torch.set_num_threads(int(spec.get("threads") or 1))
     ctx = init_distributed(spec.get("device", "cpu"), float(spec.get("timeout_s", 600)))

@@ -15,7 +15,7 @@ from py_kernels import safetensors_io
 from py_kernels.train.config import ConfigError, train_config_from_dict
 from py_kernels.train.data import ShardedBatches, Shard, Sample, epoch_order
 from py_kernels.train.distributed import DistContext
-from py_kernels.train.rank import apply_overrides
+from py_kernels.train.resolve import apply_overrides
 from py_kernels.train.trainer import RunOptions, run_training
 
 MICRO_MODEL = {

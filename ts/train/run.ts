@@ -76,13 +76,13 @@ export async function resolveTrainConfig(options: Pick<TrainOptions, 'config' | 
   if (!existsSync(options.config)) throw new UsageError(`--config ${options.config}: no such file`);
   try {
     return await runJob<ResolvedTrainConfig>(
-      'train.rank:resolve_config',
+      'train.resolve:resolve_config',
       { config: path.resolve(options.config), overrides: { steps: options.steps ?? null, batch: options.batch ?? null, seed: options.seed ?? null } },
       { stderr: 'ignore' },
     );
   } catch (error) {
     if (error instanceof JobError && (error.pythonType === 'ConfigError' || error.pythonType === 'ValueError')) {
-      throw new UsageError(error.message.replace(/^train\.rank:resolve_config failed: \w+: /, ''), { cause: error });
+      throw new UsageError(error.message.replace(/^train\.resolve:resolve_config failed: \w+: /, ''), { cause: error });
     }
     throw error;
   }
