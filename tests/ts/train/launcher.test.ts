@@ -94,11 +94,11 @@ let straight = new Map<number, number>();
 test('straight run on two ranks logs six steps and exports weights', async () => {
   const out = path.join(root, 'straight');
   const result = await startTrain(out, TWO_RANKS);
-  assert.is(result.exitCode, 0, result.stderr);
+  assert.is(result.exitCode, 0, String(result.stderr));
   straight = pixelLosses(await readLog(out));
   assert.equal([...straight.keys()], [1, 2, 3, 4, 5, 6]);
   assert.ok(existsSync(path.join(out, 'model_ema.safetensors')));
-  assert.match(result.stdout, /^run .*straight: step 6, 8 training images$/m);
+  assert.match(String(result.stdout), /^run .*straight: step 6, 8 training images$/m);
 });
 
 test('Ctrl-C, kill and resume continue the same loss curve', async () => {
@@ -109,8 +109,8 @@ test('Ctrl-C, kill and resume continue the same loss curve', async () => {
   await waitFor(out, (events) => events.some((e) => e.event === 'step' && e.step >= 2));
   first.kill('SIGINT');
   const stopped = await first;
-  assert.is(stopped.exitCode, 1, stopped.stderr);
-  assert.match(stopped.stderr, /training stopped at step \d before the last step; the checkpoint is saved, run the same command with --resume to continue/);
+  assert.is(stopped.exitCode, 1, String(stopped.stderr));
+  assert.match(String(stopped.stderr), /training stopped at step \d before the last step; the checkpoint is saved, run the same command with --resume to continue/);
   assert.equal(await waitUntilGone(out, 5_000), []);
   const stoppedAt = (await readLog(out)).filter((e) => e.event === 'stopped')[0]?.step ?? -1;
   assert.ok(stoppedAt >= 2 && stoppedAt < 6, `stopped at ${stoppedAt}`);
@@ -125,7 +125,7 @@ test('Ctrl-C, kill and resume continue the same loss curve', async () => {
 
   // The last resume finishes; every step's loss equals the uninterrupted run's.
   const third = await startTrain(out, [...TWO_RANKS, '--resume']);
-  assert.is(third.exitCode, 0, third.stderr);
+  assert.is(third.exitCode, 0, String(third.stderr));
   const events = await readLog(out);
   assert.is(events.filter((e) => e.event === 'resumed').length, 2);
   const losses = pixelLosses(events);
