@@ -2,10 +2,10 @@
 
 Sample ``i`` has class ``classes[i % K]`` (K classes in the run, as the published script
 cycles them) and belongs to batch ``i // batch``. Batch ``k`` draws all its noise from a
-generator seeded by (seed, k), and its layouts depend only on (seed, class, rank in class),
-so any batch can be regenerated alone: a resumed run skips batches whose PNGs all exist and
-writes byte-identical images for the rest. PNGs are named by global index (``000123.png``) and
-written atomically.
+generator seeded by (seed, k). Its layouts depend only on (seed, class, rank in class), so
+any batch can be regenerated alone. A resumed run skips batches whose PNGs all exist and
+writes byte-identical images for the rest. PNGs are named by global index (``000123.png``)
+and written atomically.
 """
 import json
 import os
@@ -54,7 +54,7 @@ def load_tokenizer(weights, config_path=None, generator_config=None, device="cpu
             raise ValueError(f"{weights}: no tokenizer config in its metadata; pass --tokenizer-config")
     model = build_gpstoken(config)
     expected = model.state_dict()
-    # The published tokenizer file also holds loss and discriminator weights: keep the model's.
+    # The published tokenizer file also contains loss and discriminator weights, which are dropped.
     kept = {k: v for k, v in state.items() if k in expected}
     missing = sorted(set(expected) - set(kept))
     mismatched = sorted(k for k in kept if tuple(kept[k].shape) != tuple(expected[k].shape))
@@ -91,7 +91,7 @@ def _check_settings(out, settings):
     if changed:
         details = ", ".join(f"{k}: {previous.get(k)!r} -> {settings.get(k)!r}" for k in changed)
         raise ValueError(
-            f"{out} holds images made with other options ({details}); resume with the same options or choose a new --out"
+            f"{out} contains images made with other options ({details}); resume with the same options or choose a new --out"
         )
 
 
@@ -140,7 +140,7 @@ class Pipeline:
             means, stds = json.loads(stored["token_means"]), json.loads(stored["token_stds"])
         if means is None:
             raise ValueError(
-                f"{spec['config']}: no pretrained_gpstoken_means/stds and {spec['weights']} holds none; "
+                f"{spec['config']}: no pretrained_gpstoken_means/stds and {spec['weights']} contains none; "
                 "add them to the config or use weights from `gpstoken train-generator`"
             )
         self.stats = TokenStats(means, stds)
@@ -255,8 +255,8 @@ def generate_images(spec, report):
 def init_random_weights(kind, config, out, seed=0):
     """Write randomly initialised weights (``kind`` = generator | tokenizer) for smoke tests.
 
-    The SiT output layers start at zero (adaLN-Zero), which would make every sample equal to
-    its noise; they are re-drawn small so that a random generator still exercises every path.
+    The SiT output layers start at zero (adaLN-Zero), so every sample would equal its noise.
+    They are re-drawn small so that a random generator still exercises every path.
     """
     torch.manual_seed(int(seed))
     if kind == "generator":

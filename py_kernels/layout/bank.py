@@ -43,7 +43,7 @@ class LayoutBank:
         """Layouts [B, N, 5] for samples given by (rank within their class, class id).
 
         The j-th sample of class c takes the layout at position j of a seeded permutation of
-        the class's layouts, so every layout is used once before any repeats, and the choice
+        the class's layouts, so every layout is used once before any repeats. The choice
         depends only on (seed, class, j), which keeps resumed runs identical. A bank with a
         single class serves every class.
         """

@@ -3,7 +3,7 @@
 It is a SiT without layout condition (learnt positional embedding over the token axis, which
 follows the partition's region order), trained on layout banks with ``gpstoken
 train-layout``, so new layouts need no stored images. Layouts are normalised per channel by
-the bank's statistics; samples are integrated with an ODE (Heun by default) and clamped into
+the bank's statistics. Samples are integrated with an ODE (Heun by default) and clamped into
 valid Gaussians with centres inside the image.
 
 Weights file: the EMA weights with plain SiT keys; metadata ``kind`` = ``layout-generator``,

@@ -36,12 +36,14 @@ def train_layout(spec, report):
     if spec.get("iterations"):
         section = dataclasses.replace(section, iterations=int(spec["iterations"]))
     layouts, classes, names = merge_banks(spec["banks"])
+
     num_classes = int(classes.max()) + 1
     torch.manual_seed(section.seed)  # the initial weights are part of what a seed reproduces
     model = SiT(layout_model_config(section, layouts.shape[1], num_classes))
     x = torch.from_numpy(layouts)  # [M, N, 5]
     means, stds = layout_stats(x)
     x1 = ((x - means) / stds).permute(0, 2, 1).unsqueeze(-1).contiguous()  # [M, 5, N, 1]
+
     metadata = {
         "kind": KIND,
         "config": model.config.to_json(),
@@ -53,6 +55,7 @@ def train_layout(spec, report):
         "banks": json.dumps(spec["banks"]),
         "layout_model": json.dumps(dataclasses.asdict(section)),
     }
+
     settings = dict(
         lr=section.lr, weight_decay=0.0, batch_size=section.batch_size, iterations=section.iterations,
         log_interval=section.log_interval, save_interval=section.save_interval, keep_checkpoints=2, grad_clip=0.0,

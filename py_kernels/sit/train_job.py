@@ -1,11 +1,14 @@
 """Job behind ``gpstoken train-generator``: fit SiT to token sets.
 
 Training pairs are (token [N, 5 + C], conditioning layout [N, 5], class). They come from
-token files (``tokens`` [N, 5 + C] or [M, N, 5 + C] plus ``init_gpscodes`` of the same
-leading shape [..., N, 5]; the class is the file's sub-folder, as in an ImageFolder) or
-from images encoded here with the tokenizer, using the partitions that the TypeScript side
-computed (``partitions`` file: ``gpscodes`` [M, N, 5], ``regions`` [M, N, 4], ``classes`` [M],
-metadata ``files`` and ``class_names``).
+one of two sources:
+
+- token files, as ``gpstoken reconstruct --save-tokens`` writes them: ``tokens`` [N, 5 + C]
+  or [M, N, 5 + C] plus ``init_gpscodes`` [..., N, 5]. The class is the file's sub-folder,
+  as in an ImageFolder.
+- images encoded here with the tokenizer, using the partitions that the TypeScript side
+  computed: a ``partitions`` file with ``gpscodes`` [M, N, 5], ``regions`` [M, N, 4],
+  ``classes`` [M] and metadata ``files`` and ``class_names``.
 
 The target is the token minus its layout on the Gaussian channels, normalised per channel
 by the config's statistics, or by statistics computed from the training set when the

@@ -2,8 +2,8 @@
 
 The whole training set lives in memory as tensors (fine for CPU-scale experiments and for
 token sets of tens of thousands of images; see docs/generate.md). Every random draw of step
-``s`` on rank ``r`` comes from a seed derived from (seed, r, s), and the data order of each
-epoch from (seed, epoch), so a run resumed from a checkpoint continues exactly as an
+``s`` on rank ``r`` comes from a seed derived from (seed, r, s). The data order of each epoch
+comes from (seed, epoch). So a run resumed from a checkpoint continues exactly as an
 uninterrupted one would.
 
 Checkpoints: ``RUN/checkpoints/step-XXXXXXXX.safetensors`` with ``model.*``, ``ema.*`` and

@@ -33,9 +33,9 @@ function isImage(name: string): boolean {
 }
 
 /**
- * Lists the images under `root`: files in sub-folders take the sub-folder's name as class
- * (ImageFolder convention); when there are no sub-folders with images, every image is one
- * class named after the folder. Sorted, so class ids are stable.
+ * Lists the images under `root`. Files in sub-folders take the sub-folder's name as class
+ * (the ImageFolder convention). When no sub-folder contains images, the images of `root`
+ * form one class named after the folder. The list is sorted, so class ids are stable.
  */
 export async function listClassImages(root: string): Promise<BankImage[]> {
   const entries = (await readdir(root, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
@@ -64,7 +64,7 @@ export async function writeLayoutBank(out: string, images: BankImage[], options:
       const decoded = await decodeImageFile(image.file);
       const result = partitionImage(decoded, { tokens: options.tokens, weight: options.weight, minhw: options.minhw });
       if (result.tiles.columns * result.tiles.rows !== 1) {
-        throw new Error(`image is ${decoded.width}x${decoded.height}; a bank holds single-patch layouts, resize to at most 256x256`);
+        throw new Error(`image is ${decoded.width}x${decoded.height}; a bank stores single-patch layouts, so resize it to at most 256x256`);
       }
       layouts.push(result.gpscodes);
       classes.push(classNames.indexOf(image.className));

@@ -45,7 +45,7 @@ async function buildBank(args: TrainLayoutArgs): Promise<void> {
   if (args.json) printJson({ bank: path.resolve(args.bank!), ...summary });
   else printLine(`${summary.images} layouts of ${summary.classes.length} classes written to ${args.bank}`);
   for (const failure of summary.failures) printLine(`failed: ${failure.file}: ${failure.reason}`);
-  if (summary.failures.length > 0) throw new PartialFailureError(`${summary.failures.length} images failed; the bank holds the others`);
+  if (summary.failures.length > 0) throw new PartialFailureError(`${summary.failures.length} images failed; the bank contains the others`);
 }
 
 async function trainModel(args: TrainLayoutArgs): Promise<void> {
