@@ -9,16 +9,27 @@ import { UsageError } from '../cli/errors.ts';
 export type Scalar = string | number | boolean | null;
 export type OptionValue = Scalar | Scalar[];
 
-/** What one trial runs: a `gpstoken` subcommand, or any program (`exec`) that prints JSON. */
-export interface TrialTemplate {
+/** One program of a trial: a `gpstoken` subcommand, or any program (`exec`) that prints JSON. */
+export interface StepTemplate {
+  name: string;
   command?: string;
   exec?: string[];
   args: string[];
   options: Record<string, OptionValue>;
+}
+
+/**
+ * What one trial runs: one step (command/exec at the trial level), or several `steps` run in
+ * order, e.g. reconstruct then eval. A step that fails ends the attempt.
+ */
+export interface TrialTemplate {
+  steps: StepTemplate[];
+  /** True when the file used `steps`; the metrics document is then keyed by step name. */
+  multiStep: boolean;
   env: Record<string, string>;
-  /** Seconds before a trial is stopped; 0 means no limit. */
+  /** Seconds before a step is stopped; 0 means no limit. */
   timeoutS: number;
-  /** Option that receives the seed (`--seed N` by default); null passes no seed option. */
+  /** Option of every step that receives the seed (`--seed N` by default); null passes none. */
   seedOption: string | null;
 }
 
@@ -73,14 +84,13 @@ export interface Experiment {
 }
 
 const TOP_KEYS = ['name', 'description', 'vars', 'trial', 'grid', 'random', 'seeds', 'inputs', 'metrics', 'reference', 'plots'];
-const TRIAL_KEYS = ['command', 'exec', 'args', 'options', 'env', 'timeout_s', 'seed_option'];
+const TRIAL_KEYS = ['command', 'exec', 'args', 'options', 'steps', 'env', 'timeout_s', 'seed_option'];
+const STEP_KEYS = ['name', 'command', 'exec', 'args', 'options'];
 const RANDOM_KEYS = ['count', 'seed', 'params'];
 const DISTRIBUTION_KEYS = ['choice', 'uniform', 'loguniform', 'int'];
 const REFERENCE_KEYS = ['source', 'rows'];
 const REFERENCE_ROW_KEYS = ['where', 'values'];
 const PLOT_KEYS = ['x', 'y', 'group', 'log_x', 'title'];
-/** Config keys an axis or a random parameter may set. */
-const SETTABLE_PREFIXES = ['options.', 'vars.', 'env.'];
 
 type Raw = Record<string, unknown>;
 
@@ -133,9 +143,12 @@ class Checker {
     return this.scalar(value, where);
   }
 
-  settableKey(key: string, where: string): string {
-    if (!SETTABLE_PREFIXES.some((prefix) => key.startsWith(prefix) && key.length > prefix.length)) {
-      this.fail(where, `"${key}" is not a settable key; use options.<option>, vars.<variable> or env.<VARIABLE>`);
+  /** Checks a key that an axis or a random parameter sets. */
+  settableKey(key: string, where: string, trial: TrialTemplate): string {
+    const prefixes = ['vars.', 'env.', ...(trial.multiStep ? trial.steps.map((step) => `steps.${step.name}.options.`) : ['options.'])];
+    if (!prefixes.some((prefix) => key.startsWith(prefix) && key.length > prefix.length)) {
+      const optionKey = trial.multiStep ? 'steps.<step>.options.<option>' : 'options.<option>';
+      this.fail(where, `"${key}" is not a settable key; use ${optionKey}, vars.<variable> or env.<VARIABLE>`);
     }
     return key;
   }
@@ -148,42 +161,67 @@ function describe(value: unknown): string {
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 
-/** Column name of a settable key: `options.tokens` and `vars.tokens` become `tokens`. */
+/**
+ * Column name of a settable key: `options.tokens` and `vars.tokens` become `tokens`,
+ * `steps.eval.options.metrics` becomes `eval.metrics`.
+ */
 export function paramName(key: string): string {
-  return key.replace(/^(options|vars)\./, '');
+  return key.replace(/^(options|vars)\./, '').replace(/^steps\.([^.]+)\.options\./, '$1.');
+}
+
+function parseStep(check: Checker, step: Raw, where: string, defaultName: string | undefined): StepTemplate {
+  if ((step.command === undefined) === (step.exec === undefined)) check.fail(where, 'set exactly one of "command" (a gpstoken subcommand) or "exec" (a program and its arguments)');
+  const options: Record<string, OptionValue> = {};
+  for (const [key, value] of Object.entries(check.object(step.options ?? {}, `${where}.options`))) options[key] = check.optionValue(value, `${where}.options.${key}`);
+  const command = step.command === undefined ? undefined : check.string(step.command, `${where}.command`);
+  const name = step.name === undefined ? defaultName ?? command?.split(/\s+/)[0] ?? 'exec' : check.string(step.name, `${where}.name`);
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) check.fail(`${where}.name`, `use letters, digits, "_" or "-" only, found "${name}"`);
+  return {
+    name,
+    ...(command === undefined ? {} : { command }),
+    ...(step.exec === undefined ? {} : { exec: check.list(step.exec, `${where}.exec`).map((item, index) => String(check.scalar(item, `${where}.exec[${index}]`))) }),
+    args: check.list(step.args ?? [], `${where}.args`).map((item, index) => String(check.scalar(item, `${where}.args[${index}]`))),
+    options,
+  };
 }
 
 function parseTrial(check: Checker, raw: unknown): TrialTemplate {
   const trial = check.object(raw, 'trial', TRIAL_KEYS);
-  if ((trial.command === undefined) === (trial.exec === undefined)) check.fail('trial', 'set exactly one of "command" (a gpstoken subcommand) or "exec" (a program and its arguments)');
-  const options: Record<string, OptionValue> = {};
-  for (const [key, value] of Object.entries(check.object(trial.options ?? {}, 'trial.options'))) options[key] = check.optionValue(value, `trial.options.${key}`);
+  let steps: StepTemplate[];
+  if (trial.steps !== undefined) {
+    const stray = ['command', 'exec', 'args', 'options'].filter((key) => trial[key] !== undefined);
+    if (stray.length > 0) check.fail('trial', `with "steps", put ${stray.join(', ')} inside each step`);
+    steps = check.list(trial.steps, 'trial.steps').map((item, index) => parseStep(check, check.object(item, `trial.steps[${index}]`, STEP_KEYS), `trial.steps[${index}]`, undefined));
+    if (steps.length === 0) check.fail('trial.steps', 'the list of steps is empty');
+    const names = steps.map((step) => step.name);
+    if (new Set(names).size !== names.length) check.fail('trial.steps', `step names must be unique, found ${names.join(', ')}; set "name" on each step`);
+  } else {
+    steps = [parseStep(check, trial, 'trial', undefined)];
+  }
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(check.object(trial.env ?? {}, 'trial.env'))) env[key] = String(check.scalar(value, `trial.env.${key}`));
   const seedOption = trial.seed_option === undefined ? 'seed' : trial.seed_option === null ? null : check.string(trial.seed_option, 'trial.seed_option');
   return {
-    ...(trial.command === undefined ? {} : { command: check.string(trial.command, 'trial.command') }),
-    ...(trial.exec === undefined ? {} : { exec: check.list(trial.exec, 'trial.exec').map((item, index) => String(check.scalar(item, `trial.exec[${index}]`))) }),
-    args: check.list(trial.args ?? [], 'trial.args').map((item, index) => String(check.scalar(item, `trial.args[${index}]`))),
-    options,
+    steps,
+    multiStep: trial.steps !== undefined,
     env,
     timeoutS: trial.timeout_s === undefined ? 0 : check.number(trial.timeout_s, 'trial.timeout_s'),
     seedOption,
   };
 }
 
-function parseGrid(check: Checker, raw: unknown): GridAxis[] {
+function parseGrid(check: Checker, raw: unknown, trial: TrialTemplate): GridAxis[] {
   const grid = check.object(raw ?? {}, 'grid');
   return Object.entries(grid).map(([name, value]): GridAxis => {
     const where = `grid.${name}`;
     if (Array.isArray(value)) {
       if (value.length === 0) check.fail(where, 'the list of values is empty');
-      return { kind: 'values', name: paramName(check.settableKey(name, where)), key: name, values: value.map((item, index) => check.optionValue(item, `${where}[${index}]`)) };
+      return { kind: 'values', name: paramName(check.settableKey(name, where, trial)), key: name, values: value.map((item, index) => check.optionValue(item, `${where}[${index}]`)) };
     }
     if (name.includes('.')) check.fail(where, 'a named axis (a mapping of labels) needs a plain name without dots');
     const cases = Object.entries(check.object(value, where)).map(([label, setting]) => {
       const set: Record<string, OptionValue> = {};
-      for (const [key, item] of Object.entries(check.object(setting, `${where}.${label}`))) set[check.settableKey(key, `${where}.${label}`)] = check.optionValue(item, `${where}.${label}.${key}`);
+      for (const [key, item] of Object.entries(check.object(setting, `${where}.${label}`))) set[check.settableKey(key, `${where}.${label}`, trial)] = check.optionValue(item, `${where}.${label}.${key}`);
       return { label, set };
     });
     if (cases.length === 0) check.fail(where, 'the axis has no labels');
@@ -211,11 +249,11 @@ function parseDistribution(check: Checker, raw: unknown, where: string): Distrib
   return kind === 'int' ? { kind, low, high } : { kind: kind as 'uniform' | 'loguniform', low, high };
 }
 
-function parseRandom(check: Checker, raw: unknown): RandomSpec | undefined {
+function parseRandom(check: Checker, raw: unknown, trial: TrialTemplate): RandomSpec | undefined {
   if (raw === undefined) return undefined;
   const spec = check.object(raw, 'random', RANDOM_KEYS);
   const params = Object.entries(check.object(spec.params, 'random.params')).map(([key, value]) => ({
-    key: check.settableKey(key, `random.params.${key}`),
+    key: check.settableKey(key, `random.params.${key}`, trial),
     name: paramName(key),
     distribution: parseDistribution(check, value, `random.params.${key}`),
   }));
@@ -281,14 +319,15 @@ export function parseExperiment(text: string, file: string): Experiment {
   const vars: Record<string, Scalar> = {};
   for (const [key, value] of Object.entries(check.object(top.vars ?? {}, 'vars'))) vars[key] = check.scalar(value, `vars.${key}`);
 
+  const trial = parseTrial(check, top.trial);
   const experiment: Experiment = {
     file,
     name,
     description: top.description === undefined ? '' : check.string(top.description, 'description'),
     vars,
-    trial: parseTrial(check, top.trial),
-    grid: parseGrid(check, top.grid),
-    random: parseRandom(check, top.random),
+    trial,
+    grid: parseGrid(check, top.grid, trial),
+    random: parseRandom(check, top.random, trial),
     seeds: parseSeeds(check, top.seeds),
     inputs: check.list(top.inputs ?? [], 'inputs').map((item, index) => check.string(item, `inputs[${index}]`)),
     metrics: parseMetrics(check, top.metrics),
@@ -307,6 +346,15 @@ function checkParamNames(check: Checker, experiment: Experiment): void {
   for (const name of names) {
     if (seen.has(name)) check.fail('grid', `two parameters are both named "${name}" (options.X and vars.X share the column X); rename one`);
     seen.add(name);
+  }
+  for (const [index, row] of (experiment.reference?.rows ?? []).entries()) {
+    for (const key of Object.keys(row.where)) {
+      if (!seen.has(key)) check.fail(`reference.rows[${index}].where`, `"${key}" is not a parameter; parameters: ${[...seen].join(', ')}`);
+    }
+    const metricNames = experiment.metrics?.map((metric) => metric.name);
+    for (const key of Object.keys(row.values)) {
+      if (metricNames && !metricNames.includes(key)) check.fail(`reference.rows[${index}].values`, `"${key}" is not a metric; metrics: ${metricNames.join(', ')}`);
+    }
   }
   for (const plot of experiment.plots) {
     if (!seen.has(plot.x)) check.fail('plots', `x "${plot.x}" is not a parameter; parameters: ${[...seen].join(', ')}`);

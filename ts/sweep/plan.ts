@@ -9,11 +9,18 @@ import path from 'node:path';
 import { REPO_ROOT } from '../bridge/backend.ts';
 import { UsageError } from '../cli/errors.ts';
 import { mulberry32 } from '../data/crops.ts';
-import type { Distribution, Experiment, OptionValue, Scalar } from './experiment.ts';
+import type { Distribution, Experiment, OptionValue, Scalar, StepTemplate } from './experiment.ts';
 import type { Versions } from './versions.ts';
 
 /** Placeholder replaced by the trial folder only at launch, so it does not enter the id. */
 export const TRIAL_DIR_VARIABLE = 'trial_dir';
+
+export interface PlannedStep {
+  name: string;
+  /** The program and arguments, with `${trial_dir}` still unexpanded. */
+  argv: string[];
+  options: Record<string, OptionValue>;
+}
 
 export interface PlannedTrial {
   id: string;
@@ -21,9 +28,9 @@ export interface PlannedTrial {
   /** Parameter name to value, in axis order, `seed` last. */
   params: Record<string, Scalar>;
   seed: number | null;
-  /** The program and arguments, with `${trial_dir}` still unexpanded. */
-  argv: string[];
-  options: Record<string, OptionValue>;
+  steps: PlannedStep[];
+  /** True when the metrics document is keyed by step name (the file used `steps`). */
+  multiStep: boolean;
   env: Record<string, string>;
   inputs: string[];
   timeoutS: number;
@@ -118,37 +125,59 @@ function randomPoints(experiment: Experiment): Point[] {
 }
 
 /** Builds the program and arguments: `gpstoken <command> ... --json`, or the `exec` program. */
-function buildArgv(experiment: Experiment, args: string[], options: Record<string, OptionValue>, vars: Record<string, Scalar>): string[] {
-  const { trial } = experiment;
-  if (trial.exec) return [...trial.exec.map((item) => expandTemplate(item, vars, 'trial.exec')), ...args, ...optionsToArgs(options)];
-  const command = trial.command!.split(/\s+/).filter(Boolean);
+function buildArgv(step: StepTemplate, args: string[], options: Record<string, OptionValue>, vars: Record<string, Scalar>, where: string): string[] {
+  if (step.exec) return [...step.exec.map((item) => expandTemplate(item, vars, `${where}.exec`)), ...args, ...optionsToArgs(options)];
+  const command = step.command!.split(/\s+/).filter(Boolean);
   return [process.execPath, path.join(REPO_ROOT, 'bin', 'gpstoken.js'), ...command, ...args, ...optionsToArgs(options), '--json'];
+}
+
+/** Splits a settable key into its scope and name: `steps.eval.options.x` is (`eval`, `x`). */
+function settingTarget(key: string, experiment: Experiment): { scope: 'vars' | 'env' | 'step'; step?: string; name: string } {
+  if (key.startsWith('vars.')) return { scope: 'vars', name: key.slice(5) };
+  if (key.startsWith('env.')) return { scope: 'env', name: key.slice(4) };
+  if (key.startsWith('options.')) return { scope: 'step', step: experiment.trial.steps[0]!.name, name: key.slice(8) };
+  const match = /^steps\.([^.]+)\.options\.(.+)$/.exec(key)!;
+  return { scope: 'step', step: match[1]!, name: match[2]! };
 }
 
 function resolveTrial(experiment: Experiment, point: Point, seed: number | null, index: number, overrides: Record<string, Scalar>, versions: Versions): PlannedTrial {
   const vars: Record<string, Scalar> = { ...experiment.vars, ...overrides };
-  const options: Record<string, OptionValue> = { ...experiment.trial.options };
+  const stepOptions = new Map(experiment.trial.steps.map((step) => [step.name, { ...step.options } as Record<string, OptionValue>]));
   const env: Record<string, string> = { ...experiment.trial.env };
   for (const [key, value] of Object.entries(point.settings)) {
-    const [scope, name] = [key.slice(0, key.indexOf('.')), key.slice(key.indexOf('.') + 1)];
-    if (scope === 'vars') vars[name] = Array.isArray(value) ? value.join(' ') : value;
-    else if (scope === 'env') env[name] = String(value);
-    else options[name] = value;
+    const target = settingTarget(key, experiment);
+    if (target.scope === 'vars') vars[target.name] = Array.isArray(value) ? value.join(' ') : value;
+    else if (target.scope === 'env') env[target.name] = String(value);
+    else stepOptions.get(target.step!)![target.name] = value;
   }
   if (seed !== null) {
     vars.seed = seed;
-    if (experiment.trial.seedOption) options[experiment.trial.seedOption] = seed;
+    if (experiment.trial.seedOption) for (const options of stepOptions.values()) options[experiment.trial.seedOption] = seed;
   }
-  for (const [key, value] of Object.entries(options)) options[key] = expandValue(value, vars, `trial.options.${key}`);
   for (const [key, value] of Object.entries(env)) env[key] = expandTemplate(value, vars, `trial.env.${key}`);
-  const args = experiment.trial.args.map((arg) => expandTemplate(arg, vars, 'trial.args'));
+  const steps = experiment.trial.steps.map((step) => {
+    const where = experiment.trial.multiStep ? `trial.steps.${step.name}` : 'trial';
+    const options = stepOptions.get(step.name)!;
+    for (const [key, value] of Object.entries(options)) options[key] = expandValue(value, vars, `${where}.options.${key}`);
+    const args = step.args.map((arg) => expandTemplate(arg, vars, `${where}.args`));
+    return { name: step.name, argv: buildArgv(step, args, options, vars, where), options, identity: { command: step.command ?? step.exec, args, options } };
+  });
   const inputs = experiment.inputs.map((input) => expandTemplate(input, vars, 'inputs'));
-  const argv = buildArgv(experiment, args, options, vars);
 
-  const identity = { kind: experiment.trial.exec ? 'exec' : 'command', command: experiment.trial.command ?? experiment.trial.exec, args, options, env, code: versions.code, backend: versions.backend };
+  const identity = { steps: steps.map((step) => step.identity), env, code: versions.code, backend: versions.backend };
   const id = createHash('sha256').update(canonicalJson(identity)).digest('hex').slice(0, 16);
   const params = seed === null ? point.params : { ...point.params, seed };
-  return { id, index, params, seed, argv, options, env, inputs, timeoutS: experiment.trial.timeoutS };
+  return {
+    id,
+    index,
+    params,
+    seed,
+    steps: steps.map(({ name, argv, options }) => ({ name, argv, options })),
+    multiStep: experiment.trial.multiStep,
+    env,
+    inputs,
+    timeoutS: experiment.trial.timeoutS,
+  };
 }
 
 /** Expands the experiment into its ordered trials; `overrides` are `--var` values. */

@@ -4,7 +4,7 @@ import { access, appendFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { REPO_ROOT } from '../bridge/backend.ts';
 import type { Experiment } from './experiment.ts';
-import { TRIAL_DIR_VARIABLE, type PlannedTrial } from './plan.ts';
+import { TRIAL_DIR_VARIABLE, type PlannedStep, type PlannedTrial } from './plan.ts';
 import { runTrialProcess, type TrialRunner } from './runner.ts';
 import { markDone, markFailed, readTrial, trialDir, writeTrialConfig } from './trials.ts';
 import type { Versions } from './versions.ts';
@@ -48,22 +48,39 @@ export async function missingInputs(inputs: string[]): Promise<string[]> {
   return missing;
 }
 
-function expandTrialDir(text: string, dir: string): string {
+/** Replaces `${trial_dir}` with the trial's folder. */
+export function expandTrialDir(text: string, dir: string): string {
   return text.split(`\${${TRIAL_DIR_VARIABLE}}`).join(dir);
+}
+
+/** Runs the steps of one attempt in order; returns the metrics document. */
+async function runSteps(options: SweepRunOptions, trial: PlannedTrial, steps: PlannedStep[], env: Record<string, string>, logFile: string, attempt: number): Promise<unknown> {
+  const outputs: Record<string, unknown> = {};
+  for (const step of steps) {
+    if (options.signal.aborted) throw new Error('stopped by the sweep');
+    const label = trial.multiStep ? `, step ${step.name}` : '';
+    await appendFile(logFile, `=== attempt ${attempt}${label} (${new Date().toISOString()}): ${step.argv.join(' ')}\n`);
+    try {
+      outputs[step.name] = await (options.runner ?? runTrialProcess)({ argv: step.argv, env, cwd: REPO_ROOT, logFile, timeoutS: trial.timeoutS, signal: options.signal });
+    } catch (error) {
+      if (!trial.multiStep) throw error;
+      throw new Error(`step ${step.name}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return trial.multiStep ? outputs : outputs[steps[0]!.name];
 }
 
 /** Runs one trial with its attempts; returns true when it finished. */
 async function runOne(options: SweepRunOptions, trial: PlannedTrial, worker: number): Promise<boolean> {
   const dir = trialDir(options.out, trial.id);
-  const argv = trial.argv.map((arg) => expandTrialDir(arg, dir));
+  const steps = trial.steps.map((step) => ({ ...step, argv: step.argv.map((arg) => expandTrialDir(arg, dir)) }));
   await writeTrialConfig(dir, {
     id: trial.id,
     index: trial.index,
     experiment: options.experiment.name,
     params: trial.params,
     seed: trial.seed,
-    argv,
-    options: trial.options,
+    steps,
     env: trial.env,
     inputs: trial.inputs,
     versions: options.versions,
@@ -79,10 +96,9 @@ async function runOne(options: SweepRunOptions, trial: PlannedTrial, worker: num
     if (options.signal.aborted) return false;
     const started = new Date();
     options.onEvent?.({ type: 'start', trial, attempt, worker });
-    await appendFile(logFile, `=== attempt ${attempt} (${started.toISOString()}): ${argv.join(' ')}\n`);
     try {
       if (missing.length > 0) throw new Error(`missing input files: ${missing.join(', ')}`);
-      const metrics = await (options.runner ?? runTrialProcess)({ argv, env, cwd: REPO_ROOT, logFile, timeoutS: trial.timeoutS, signal: options.signal });
+      const metrics = await runSteps(options, trial, steps, env, logFile, attempt);
       const finished = new Date();
       const durationS = (finished.getTime() - started.getTime()) / 1000;
       await markDone(dir, metrics, { startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationS, attempts: attempt });

@@ -20,8 +20,8 @@ export interface TrialConfig {
   experiment: string;
   params: Record<string, Scalar>;
   seed: number | null;
-  argv: string[];
-  options: PlannedTrial['options'];
+  /** Steps with `${trial_dir}` expanded, as run. */
+  steps: PlannedTrial['steps'];
   env: Record<string, string>;
   inputs: string[];
   versions: Versions;

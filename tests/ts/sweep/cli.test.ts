@@ -15,7 +15,7 @@ test.after(() => rm(root, { recursive: true, force: true }));
 interface DryRunJson {
   experiment: string;
   shard: string;
-  trials: { index: number; id: string; status: string; params: Record<string, unknown>; command: string; missing: string[] }[];
+  trials: { index: number; id: string; status: string; params: Record<string, unknown>; commands: string[]; missing: string[] }[];
   missingInputs: string[];
 }
 
@@ -39,7 +39,7 @@ test('dry run json with var override', async () => {
   assert.is(listing.trials.length, 12);
   assert.equal(listing.missingInputs, ['./photos']);
   assert.equal(listing.trials[11]!.params, { x: 3, mode: 'b', seed: 1 });
-  assert.is(listing.trials[11]!.command, `node ${FAKE_TRIAL} --sleep-ms 5 --x 3 --mode b --seed 1`);
+  assert.equal(listing.trials[11]!.commands, [`node ${FAKE_TRIAL} --sleep-ms 5 --x 3 --mode b --seed 1`]);
 });
 
 test('shard runs every Nth trial', async () => {

@@ -32,6 +32,27 @@ grid:
 seeds: [0, 1]
 `;
 
+const STEPS = `name: two
+trial:
+  seed_option: null
+  steps:
+    - {name: recon, command: reconstruct, options: {out: '\${trial_dir}/rec', size: 256}}
+    - {name: fid, command: eval, options: {fake: '\${trial_dir}/rec/imgs'}}
+grid:
+  steps.fid.options.metrics: [psnr, rfid]
+  steps.recon.options.size: [256, 512]
+`;
+
+test('steps expand with per-step options', () => {
+  const trials = planTrials(parseExperiment(STEPS, 'x.yaml'), {}, VERSIONS);
+  assert.is(trials.length, 4);
+  assert.equal(trials[1]!.params, { 'fid.metrics': 'psnr', 'recon.size': 512 });
+  assert.equal(trials[1]!.steps.map((step) => step.name), ['recon', 'fid']);
+  assert.equal(trials[1]!.steps[0]!.argv.slice(2), ['reconstruct', '--out', '${trial_dir}/rec', '--size', '512', '--json']);
+  assert.equal(trials[1]!.steps[1]!.argv.slice(2), ['eval', '--fake', '${trial_dir}/rec/imgs', '--metrics', 'psnr', '--json']);
+  assert.ok(trials[1]!.multiStep);
+});
+
 test('unknown top-level key names file and allowed keys', () => {
   throwsMessage(
     () => parseExperiment(`${BASE}seed: 3\n`, 'experiments/x.yaml'),
@@ -40,13 +61,17 @@ test('unknown top-level key names file and allowed keys', () => {
 });
 
 const INVALID: [string, string, string][] = [
-  ['unknown trial key', BASE.replace('  command: eval', '  command: eval\n  timeout: 5'), 'x.yaml: trial: unknown key "timeout"; allowed keys: command, exec, args, options, env, timeout_s, seed_option'],
+  ['unknown trial key', BASE.replace('  command: eval', '  command: eval\n  timeout: 5'), 'x.yaml: trial: unknown key "timeout"; allowed keys: command, exec, args, options, steps, env, timeout_s, seed_option'],
+  ['steps beside command', BASE.replace('  command: eval', '  command: eval\n  steps: [{command: eval}]'), 'x.yaml: trial: with "steps", put command, options inside each step'],
+  ['repeated step names', STEPS.replace('name: fid', 'name: recon'), 'x.yaml: trial.steps: step names must be unique, found recon, recon; set "name" on each step'],
+  ['plain options key with steps', STEPS.replace('steps.fid.options.metrics', 'options.metrics'), 'x.yaml: grid.options.metrics: "options.metrics" is not a settable key; use steps.<step>.options.<option>, vars.<variable> or env.<VARIABLE>'],
   ['both command and exec', BASE.replace('  command: eval', '  command: eval\n  exec: [node]'), 'x.yaml: trial: set exactly one of "command" (a gpstoken subcommand) or "exec" (a program and its arguments)'],
   ['unsettable axis key', BASE.replace('  vars.model: [s64, m128]', '  model: [s64, m128]'), 'x.yaml: grid.model: "model" is not a settable key; use options.<option>, vars.<variable> or env.<VARIABLE>'],
   ['random unknown distribution', `${BASE}random: {count: 2, params: {options.lr: {normal: [0, 1]}}}\n`, 'x.yaml: random.params.options.lr: unknown key "normal"; allowed keys: choice, uniform, loguniform, int'],
   ['loguniform non-positive', `${BASE}random: {count: 2, params: {options.lr: {loguniform: [0, 1]}}}\n`, 'x.yaml: random.params.options.lr.loguniform: bounds must be positive, found 0'],
   ['repeated seed', BASE.replace('seeds: [0, 1]', 'seeds: [1, 1]'), 'x.yaml: seeds: the list repeats a seed: 1, 1'],
   ['plot x not a parameter', `${BASE}plots: [{x: depth, y: psnr}]\n`, 'x.yaml: plots: x "depth" is not a parameter; parameters: model, size, seed'],
+  ['reference where not a parameter', `${BASE}reference: {rows: [{where: {tokens: 64}, values: {psnr: 1}}]}\n`, 'x.yaml: reference.rows[0].where: "tokens" is not a parameter; parameters: model, size, seed'],
   ['reference row key', `${BASE}reference: {rows: [{match: {}, values: {}}]}\n`, 'x.yaml: reference.rows[0]: unknown key "match"; allowed keys: where, values'],
 ];
 
@@ -63,8 +88,8 @@ test('grid, named axes and seeds expand in order', () => {
   assert.equal(trials[1]!.params, { model: 's64', size: 'small', seed: 1 });
   assert.equal(trials[2]!.params, { model: 's64', size: 'large', seed: 0 });
   assert.equal(trials[7]!.params, { model: 'm128', size: 'large', seed: 1 });
-  assert.equal(trials[0]!.argv.slice(2), ['eval', '--checkpoint', 'w/gpstoken_s64.pth', '--tokens', '64', '--size', '256', '--seed', '0', '--json']);
-  assert.equal(trials[7]!.argv.slice(2), ['eval', '--checkpoint', 'w/gpstoken_m128.pth', '--tokens', '128', '--size', '512', '--seed', '1', '--json']);
+  assert.equal(trials[0]!.steps[0]!.argv.slice(2), ['eval', '--checkpoint', 'w/gpstoken_s64.pth', '--tokens', '64', '--size', '256', '--seed', '0', '--json']);
+  assert.equal(trials[7]!.steps[0]!.argv.slice(2), ['eval', '--checkpoint', 'w/gpstoken_m128.pth', '--tokens', '128', '--size', '512', '--seed', '1', '--json']);
 });
 
 test('trial ids depend on config and versions', () => {

@@ -106,6 +106,22 @@ test('pluggable runner gets device and trial dir', async () => {
   await access(path.join(out, 'trials', trials[0]!.id, 'done'));
 });
 
+test('steps run in order with keyed metrics', async () => {
+  const steps = (second: string) =>
+    parseExperiment(
+      `name: steps\ntrial:\n  seed_option: null\n  steps:\n    - {name: a, exec: [node, ${JSON.stringify(FAKE_TRIAL)}], options: {x: 1}}\n    - {name: b, exec: [node, ${JSON.stringify(FAKE_TRIAL)}], options: {${second}}}\ngrid:\n  steps.a.options.mode: [m]\n`,
+      'steps.yaml',
+    );
+  const good = await run('steps-good', steps('x: 2'), 0);
+  assert.is(good.record.status, 'done');
+  assert.equal(good.record.metrics, {
+    a: { psnr: 2, quality: { ssim: 0.1 }, label: 'x=1 mode=m seed=undefined' },
+    b: { psnr: 4, quality: { ssim: 0.2 }, label: 'x=2 mode=undefined seed=undefined' },
+  });
+  const bad = await run('steps-bad', steps('fail: true'), 0);
+  assert.is(bad.record.outcome!.error, 'step b: exit code 3: fake failure requested (full output in log.txt)');
+});
+
 test('trial output parsing', () => {
   assert.equal(parseTrialOutput('{"a": 1}\n'), { a: 1 });
   assert.equal(parseTrialOutput('loading\n{"a": {"$float": "nan"}}'), { a: Number.NaN });

@@ -10,8 +10,8 @@ import { writeSweepPlots } from '../../report/plots.ts';
 import { readExperiment, type Experiment, type Scalar } from '../../sweep/experiment.ts';
 import { parseShard, planTrials, type PlannedTrial } from '../../sweep/plan.ts';
 import { collectRows, paramColumns, summarize, type SummaryRow } from '../../sweep/results.ts';
-import { missingInputs, runSweep, type SweepEvent } from '../../sweep/run.ts';
-import { readTrial } from '../../sweep/trials.ts';
+import { expandTrialDir, missingInputs, runSweep, type SweepEvent } from '../../sweep/run.ts';
+import { readTrial, trialDir } from '../../sweep/trials.ts';
 import { collectVersions, type Versions } from '../../sweep/versions.ts';
 import { InterruptedError, PartialFailureError, UsageError } from '../errors.ts';
 import { log, printJson, printLine, warn } from '../output.ts';
@@ -57,7 +57,9 @@ async function dryRun(experiment: Experiment, trials: PlannedTrial[], out: strin
   const listed = [];
   for (const trial of trials) {
     const { status } = await readTrial(out, trial.id);
-    listed.push({ index: trial.index, id: trial.id, status, params: trial.params, command: displayArgv(trial.argv), missing: await missingInputs(trial.inputs) });
+    const dir = trialDir(out, trial.id);
+    const commands = trial.steps.map((step) => displayArgv(step.argv.map((arg) => expandTrialDir(arg, dir))));
+    listed.push({ index: trial.index, id: trial.id, status, params: trial.params, commands, missing: await missingInputs(trial.inputs) });
   }
   const allMissing = [...new Set(listed.flatMap((trial) => trial.missing))];
   if (json) {
@@ -68,7 +70,7 @@ async function dryRun(experiment: Experiment, trials: PlannedTrial[], out: strin
   printLine(`code ${versions.code}, backend ${versions.backend}`);
   for (const trial of listed) {
     printLine(`[${trial.index}] ${trial.id} ${trial.status.padEnd(11)} ${describeParams(trial.params)}`);
-    printLine(`    ${trial.command}`);
+    for (const command of trial.commands) printLine(`    ${command}`);
     if (trial.missing.length > 0) printLine(`    missing: ${trial.missing.join(', ')}`);
   }
   printLine(allMissing.length > 0 ? `missing input files (${allMissing.length}): ${allMissing.join(', ')}` : 'all input files are present');
