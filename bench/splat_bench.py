@@ -8,11 +8,13 @@ becomes a Gaussian as the entropy partition makes them (sigma = 2/3 of the regio
 [-1, 1] units, centred on the region) with rho drawn from [-0.3, 0.3]. Region sides come out
 between 1/32 and 1/4 of the image, most between 1/16 and 1/4.
 
-Method: every (shape, implementation, mode) runs in a fresh Python process with
-OMP_NUM_THREADS=1 and torch.set_num_threads(1). That process builds the inputs, loads the
-C++ extension if needed, reads its peak resident set size (ru_maxrss), runs the measured call
-once, and reports the growth of the peak as the call's peak memory; then it times `repeats`
-further calls and reports the median. On CUDA the peak is torch.cuda.max_memory_allocated.
+Method: every process runs with OMP_NUM_THREADS=1 and torch.set_num_threads(1). Peak memory:
+each (shape, implementation, mode) gets a fresh Python process that builds the inputs, loads
+the C++ extension if needed, reads its peak resident set size (ru_maxrss), runs the call once,
+and reports the growth of the peak. On CUDA the peak is torch.cuda.max_memory_allocated.
+Time: one process per (shape, mode) warms every implementation up, then times them in
+round-robin order, `repeats` rounds, and reports each one's median. Interleaving makes the
+ratios fair on a machine whose load changes during the run.
 
 Run: make bench, or /usr/bin/python3 bench/splat_bench.py [--device cuda] [--repeats 7].
 Writes results/bench-splat.csv.
@@ -80,57 +82,74 @@ def make_inputs(torch, shape, device):
     return sigmas, coords, colors
 
 
+def prepare_call(torch, splatting, spec, implementation):
+    """Return a function that runs one render (and backward) of the spec's shape and mode."""
+    device = torch.device(spec["device"])
+    _, height, width, _, _ = SHAPES[spec["shape"]]
+    inputs = make_inputs(torch, spec["shape"], device)
+    backward = spec["mode"] == "forward+backward"
+
+    def call():
+        leaves = [t.detach().requires_grad_(backward) for t in inputs]
+        with torch.set_grad_enabled(backward):
+            rendered = splatting.splat(*leaves, height, width, SUPPORT, implementation=implementation)
+            if backward:
+                rendered.square().sum().backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    return call
+
+
 def run_worker(spec):
-    """Measure one (shape, implementation, mode) in this fresh process and print a JSON line."""
+    """Measure peak memory of one implementation, or time several, and print a JSON line."""
     import torch
 
     torch.set_num_threads(1)
     sys.path.insert(0, REPO_ROOT)
     from py_kernels import splatting
 
-    device = torch.device(spec["device"])
-    _, height, width, _, _ = SHAPES[spec["shape"]]
-    inputs = make_inputs(torch, spec["shape"], device)
-    if spec["implementation"] == "cpp" and splatting.cpp.load_extension() is None:
+    if "cpp" in spec["implementations"] and splatting.cpp.load_extension() is None:
         print(json.dumps({"error": f"C++ extension unavailable: {splatting.cpp.extension_error()}"}))
         return
-    backward = spec["mode"] == "forward+backward"
+    calls = {name: prepare_call(torch, splatting, spec, name) for name in spec["implementations"]}
+    if spec["task"] == "memory":
+        (call,) = calls.values()
+        print(json.dumps({"peak_mib": peak_memory(torch, spec["device"], call) / 2 ** 20}))
+        return
 
-    def call():
-        leaves = [t.detach().requires_grad_(backward) for t in inputs]
-        with torch.set_grad_enabled(backward):
-            rendered = splatting.splat(*leaves, height, width, SUPPORT, implementation=spec["implementation"])
-            if backward:
-                rendered.square().sum().backward()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+    times = {name: [] for name in calls}
+    for call in calls.values():
+        call()
+    for _ in range(spec["repeats"]):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    medians = {name: 1e3 * statistics.median(values) for name, values in times.items()}
+    print(json.dumps({"median_ms": medians, "torch": torch.__version__}))
 
-    if device.type == "cuda":
+
+def peak_memory(torch, device, call):
+    """Return the growth of the peak memory, in bytes, during one call."""
+    if device == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.max_memory_allocated()
         call()
-        peak_bytes = torch.cuda.max_memory_allocated() - base
-    else:
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        call()
-        peak_bytes = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024  # Linux: KiB
-
-    times = []
-    for _ in range(spec["repeats"]):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    print(json.dumps({"median_ms": 1e3 * statistics.median(times), "peak_mib": peak_bytes / 2 ** 20,
-                      "torch": torch.__version__}))
+        return torch.cuda.max_memory_allocated() - base
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    call()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024  # Linux reports KiB
 
 
 def measure(spec):
+    """Run one worker process and return its JSON result."""
     environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     environment.pop("GPSTOKEN_SPLAT", None)
     completed = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)],
-        env=environment, capture_output=True, text=True, timeout=600,
+        env=environment, capture_output=True, text=True, timeout=1800,
     )
     lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
     if completed.returncode != 0 or not lines:
@@ -138,10 +157,22 @@ def measure(spec):
     return json.loads(lines[-1])
 
 
+def available(implementations, device):
+    """Drop cpp (with a message) when the C++ extension cannot be built."""
+    if "cpp" not in implementations:
+        return implementations
+    probe = measure({"task": "memory", "shape": "M128", "mode": "forward", "device": device,
+                     "implementations": ["cpp"], "repeats": 1})
+    if "error" in probe:
+        print(f"cpp skipped: {probe['error']}", file=sys.stderr)
+        return [name for name in implementations if name != "cpp"]
+    return implementations
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    parser.add_argument("--repeats", type=int, default=7, help="timed calls per measurement (default 7)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed rounds over all implementations (default 7)")
     parser.add_argument("--out", default=os.path.join(REPO_ROOT, "results", "bench-splat.csv"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -149,33 +180,31 @@ def main():
         run_worker(json.loads(args.worker))
         return
 
-    implementations = ["dense", "torch", "cpp"] if args.device == "cpu" else ["dense", "torch"]
+    implementations = available(["dense", "torch", "cpp"] if args.device == "cpu" else ["dense", "torch"],
+                                args.device)
     memory_method = ("ru_maxrss growth in a fresh process" if args.device == "cpu"
                      else "torch.cuda.max_memory_allocated growth")
     rows = []
     for shape, (tokens, height, width, channels, batch) in SHAPES.items():
         for mode in MODES:
-            dense = None
-            for implementation in implementations:
-                spec = {"shape": shape, "implementation": implementation, "mode": mode,
-                        "device": args.device, "repeats": args.repeats}
-                result = measure(spec)
-                if "error" in result:
-                    print(f"{shape} {mode} {implementation}: skipped ({result['error']})", file=sys.stderr)
-                    continue
-                dense = dense or result
+            base = {"shape": shape, "mode": mode, "device": args.device, "repeats": args.repeats}
+            timing = measure(dict(base, task="time", implementations=implementations))
+            peaks = {name: measure(dict(base, task="memory", implementations=[name]))["peak_mib"]
+                     for name in implementations}
+            for name in implementations:
+                median_ms = timing["median_ms"][name]
                 row = {
                     "shape": shape, "tokens": tokens, "height": height, "width": width,
                     "channels": channels, "batch": batch, "support": SUPPORT, "mode": mode,
-                    "implementation": implementation, "device": args.device,
-                    "median_ms": round(result["median_ms"], 2), "peak_mib": round(result["peak_mib"], 1),
-                    "speedup_vs_dense": round(dense["median_ms"] / result["median_ms"], 2),
-                    "memory_vs_dense": round(result["peak_mib"] / max(dense["peak_mib"], 1e-9), 3),
-                    "repeats": args.repeats, "threads": 1, "torch": result["torch"],
+                    "implementation": name, "device": args.device,
+                    "median_ms": round(median_ms, 2), "peak_mib": round(peaks[name], 1),
+                    "speedup_vs_dense": round(timing["median_ms"]["dense"] / median_ms, 2),
+                    "memory_vs_dense": round(peaks[name] / max(peaks["dense"], 1e-9), 3),
+                    "repeats": args.repeats, "threads": 1, "torch": timing["torch"],
                     "memory_method": memory_method,
                 }
                 rows.append(row)
-                print(f"{shape:5} {mode:17} {implementation:6} {row['median_ms']:9.2f} ms "
+                print(f"{shape:5} {mode:17} {name:6} {row['median_ms']:9.2f} ms "
                       f"{row['peak_mib']:8.1f} MiB  x{row['speedup_vs_dense']:<7} "
                       f"mem {row['memory_vs_dense']}", file=sys.stderr)
 

@@ -77,7 +77,7 @@ class _SplatCpp(torch.autograd.Function):
         ctx.save_for_backward(sigmas, coords, colors)
         ctx.support = support
         rendered = module.splat_forward(sigmas, coords, colors, height, width, support)  # [B, H, W, C]
-        return rendered.permute(0, 3, 1, 2)  # [B, C, H, W] view
+        return rendered.permute(0, 3, 1, 2).contiguous()  # [B, C, H, W]
 
     @staticmethod
     @torch.autograd.function.once_differentiable

@@ -4,7 +4,7 @@ support box reaches it.
 Legend: B batch, N Gaussians per image, C channels, H x W the map, T the tile side, P = T * T
 pixels of a tile. An item is one tile of one image (B * Ty * Tx items). Items are sorted by the
 length of their Gaussian list and packed into groups of G items whose lists are padded to the
-group's longest, M; a group's shortest list is at least ``PACKING_RATIO`` of M, so little work
+group's longest, M. A group's shortest list is at least ``PACKING_RATIO`` of M, so little work
 goes to padding even when small Gaussians crowd into a few tiles.
 
 Forward and backward walk the same groups. Nothing of size [B, N, H, W] is ever built: the
@@ -46,7 +46,7 @@ def support_boxes(sigmas, coords, height, width, support):
 
 
 class TilePlan:
-    """Which Gaussians each tile evaluates, packed into groups of items with similar list lengths."""
+    """Per-tile Gaussian lists, packed into groups of items with similar list lengths."""
 
     def __init__(self, sigmas, coords, height, width, support, tile):
         batch, count = sigmas.shape[:2]

@@ -139,7 +139,7 @@ def test_tiled_small_groups_match(monkeypatch):
 
 def test_tiled_skips_far_gaussians():
     # Each support spans pixels 3.15 +- 4.7 (or the mirror image), so it reaches 2 x 2 tiles of 8,
-    # and no tile holds both Gaussians.
+    # and no tile lists both Gaussians.
     sigmas = torch.tensor([[[0.05, 0.05, 0.0], [0.05, 0.05, 0.0]]])
     coords = torch.tensor([[[-0.9, -0.9], [0.9, 0.9]]])
     plan = tiled_module.TilePlan(sigmas, coords, 64, 64, 3.0, 8)
