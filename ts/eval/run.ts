@@ -112,7 +112,7 @@ function filesHash(files: string[]): string {
 }
 
 /** Fake images are resized to the real size when the sizes differ but the aspect ratio agrees. */
-function fakeResize(real: ImageSet | undefined, fake: ImageSet, metrics: Metric[]): [number, number] | null {
+export function fakeResize(real: ImageSet | undefined, fake: ImageSet, metrics: Metric[]): [number, number] | null {
   if (!real || (real.width === fake.width && real.height === fake.height)) return null;
   const sizeSensitive = metrics.filter((metric) => PAIRED_METRICS.includes(metric) || metric === 'swd');
   if (sizeSensitive.length === 0) return null;
@@ -125,7 +125,7 @@ function fakeResize(real: ImageSet | undefined, fake: ImageSet, metrics: Metric[
   return [real.width, real.height];
 }
 
-function checkCounts(metrics: Metric[], realCount: number, fakeCount: number, isSplits: number, realStats: boolean): void {
+export function checkCounts(metrics: Metric[], realCount: number, fakeCount: number, isSplits: number, realStats: boolean): void {
   if (metrics.includes('is') && fakeCount < isSplits) {
     throw new UsageError(`the Inception Score uses ${isSplits} splits but --fake holds ${fakeCount} image(s); add images or lower --is-splits`);
   }
