@@ -19,8 +19,8 @@ export interface StepTemplate {
 }
 
 /**
- * What one trial runs: one step (command/exec at the trial level), or several `steps` run in
- * order, e.g. reconstruct then eval. A step that fails ends the attempt.
+ * The programs of one trial: one step (command/exec at the trial level), or several `steps`
+ * run in order, e.g. reconstruct then eval. A step that fails ends the attempt.
  */
 export interface TrialTemplate {
   steps: StepTemplate[];
@@ -200,7 +200,9 @@ function parseTrial(check: Checker, raw: unknown): TrialTemplate {
   }
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(check.object(trial.env ?? {}, 'trial.env'))) env[key] = String(check.scalar(value, `trial.env.${key}`));
-  const seedOption = trial.seed_option === undefined ? 'seed' : trial.seed_option === null ? null : check.string(trial.seed_option, 'trial.seed_option');
+  let seedOption: string | null = 'seed';
+  if (trial.seed_option === null) seedOption = null;
+  else if (trial.seed_option !== undefined) seedOption = check.string(trial.seed_option, 'trial.seed_option');
   return {
     steps,
     multiStep: trial.steps !== undefined,

@@ -112,8 +112,8 @@ function referenceFor(experiment: Experiment, params: Record<string, Scalar>): R
 }
 
 /**
- * Groups rows by every parameter except the seed and by code version (results of different
- * commits are never averaged together); metrics are averaged over finished trials.
+ * Groups rows by every parameter except the seed and by code version, so results of
+ * different commits are never averaged together. Metrics are averaged over finished trials.
  */
 export function summarize(experiment: Experiment, rows: ResultRow[]): SummaryRow[] {
   const names = paramColumns(experiment, rows).filter((name) => name !== 'seed');

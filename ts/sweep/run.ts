@@ -1,5 +1,5 @@
-// Runs the planned trials of one shard with K workers, skipping finished ones and retrying
-// failures; a stop request lets running trials be stopped and starts no new ones.
+// Runs the planned trials of one shard with K workers. Finished trials are skipped and
+// failures retried. After a stop request no new trial starts and running ones are stopped.
 import { access, appendFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { REPO_ROOT } from '../bridge/backend.ts';

@@ -1,6 +1,6 @@
 // One folder per trial, `<out>/trials/<id>/`:
-//   config.json   parameters, argument vector, inputs and versions (written before the start)
-//   log.txt       stderr of every attempt, then the stdout of the last one
+//   config.json   parameters, step commands, inputs and versions (written before the start)
+//   log.txt       stderr and stdout of every attempt of the latest run
 //   metrics.json  the JSON document the trial printed on stdout
 //   done          marker written last (temporary file + rename): the trial is finished
 //   failed        marker of the last failed run, removed when a later run succeeds

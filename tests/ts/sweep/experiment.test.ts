@@ -113,7 +113,8 @@ test('random samples are seeded and in range', () => {
   assert.equal(trials.map((t) => t.params), again.map((t) => t.params));
   for (const trial of trials) {
     const lr = trial.params.lr as number;
-    assert.ok(lr >= 0.0001 && lr <= 0.01, `lr ${lr}`);
+    assert.ok(lr >= 0.0001, `lr ${lr}`);
+    assert.ok(lr <= 0.01, `lr ${lr}`);
     assert.ok([2, 3, 4].includes(trial.params.depth as number));
     assert.ok(['relu', 'gelu'].includes(trial.params.act as string));
   }

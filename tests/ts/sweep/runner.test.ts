@@ -17,7 +17,7 @@ const VERSIONS: Versions = { code: 'abc', gitCommit: 'abc', gitDirty: false, bac
 const root = await mkdtemp(path.join(os.tmpdir(), 'gpstoken-sweep-runner-'));
 test.after(() => rm(root, { recursive: true, force: true }));
 
-/** One fake trial with the given options; `trialExtra` adds trial keys, `topExtra` top-level keys. */
+/** Builds an experiment of one fake trial; `trialExtra` adds trial keys, `topExtra` top-level keys. */
 function experiment(options: string, topExtra = '', trialExtra = ''): ReturnType<typeof parseExperiment> {
   return parseExperiment(
     `name: runner\ntrial:\n  exec: [node, ${JSON.stringify(FAKE_TRIAL)}]\n  seed_option: null\n${trialExtra}  options: {${options}}\n${topExtra}grid:\n  options.x: [1]\n`,

@@ -29,14 +29,21 @@ interface SweepArgs {
   json: boolean;
 }
 
-/** Parses repeated `--var NAME=VALUE`; numbers and booleans keep their type. */
+/** Reads a `--var` value: numbers and booleans keep their type, so ids match the file's. */
+function parseVarValue(text: string): Scalar {
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  if (text !== '' && Number.isFinite(Number(text))) return Number(text);
+  return text;
+}
+
+/** Parses repeated `--var NAME=VALUE`. */
 function parseVars(raw: string[] | undefined): Record<string, Scalar> {
   const vars: Record<string, Scalar> = {};
   for (const item of raw ?? []) {
     const equals = item.indexOf('=');
     if (equals <= 0) throw new UsageError(`--var expects NAME=VALUE, got "${item}"`);
-    const value = item.slice(equals + 1);
-    vars[item.slice(0, equals)] = value === 'true' ? true : value === 'false' ? false : value !== '' && Number.isFinite(Number(value)) ? Number(value) : value;
+    vars[item.slice(0, equals)] = parseVarValue(item.slice(equals + 1));
   }
   return vars;
 }
