@@ -3,7 +3,7 @@
 Tensor keys: ``model.*``, ``ema.*``, ``disc.*`` (state dicts), ``opt_ae.<i>.<name>`` and
 ``opt_disc.<i>.<name>`` (Adam state of parameter ``i``), ``rng.<rank>.torch``,
 ``rng.<rank>.cuda``, ``rng.<rank>.numpy`` and ``rng.<rank>.python`` (every rank's random
-state, so a resumed run draws the same numbers). ``__metadata__`` holds the step, the
+state, so a resumed run draws the same numbers). ``__metadata__`` contains the step, the
 micro-step (the data-order position), the resolved config, the optimiser hyperparameters,
 the world size and the library versions. Files appear atomically, and ``latest.json`` names
 the newest complete one.

@@ -1,9 +1,8 @@
 """Typed training config: the ``train``, ``loss`` and ``data`` sections of a tokenizer YAML.
 
-Key names follow the published tokenizer configs (``gpstoken_m128.yaml`` and friends) so that
-those files load unchanged; keys the published files lack (Adam betas, EMA schedule, pixel
-loss type, discriminator depth) have defaults equal to what the published training script
-used. The ``model`` section is parsed by :mod:`py_kernels.config`. Unknown keys, wrong types
+Key names follow the published tokenizer configs (``gpstoken_m128.yaml`` and friends), so
+those files load unchanged. Keys the published files lack (Adam betas, EMA schedule, pixel
+loss type, discriminator depth) default to what the published training script used. The ``model`` section is parsed by :mod:`py_kernels.config`. Unknown keys, wrong types
 and inconsistent values raise :class:`ConfigError` naming the file and the key.
 """
 import dataclasses

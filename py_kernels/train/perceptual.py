@@ -1,54 +1,47 @@
 """Optional perceptual losses that need pretrained weights: LPIPS (VGG16) and Inception features.
 
-Nothing is downloaded: the launcher passes the paths that ``ts/util/weights.ts`` found, and a
-loss whose weight file is missing is turned off with one log line. LPIPS v0.1: inputs in
-[-1, 1] are shifted and scaled per channel, VGG16 features are taken after relu1_2, relu2_2,
-relu3_3, relu4_3 and relu5_3, unit-normalised over channels, and the squared differences are
-weighted by the learned 1x1 layers, averaged over space and summed over layers.
+Nothing is downloaded. The launcher passes the paths that ``ts/util/weights.ts`` found, and a
+loss whose weight file is missing is turned off with one log line. Both networks come from
+:mod:`py_kernels.metrics` and stay frozen; gradients flow only into the reconstruction.
 """
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-# Slices of torchvision's vgg16().features ending at the five LPIPS taps.
-_VGG_SLICES = ((0, 4), (4, 9), (9, 16), (16, 23), (23, 30))
-_VGG_CHANNELS = (64, 128, 256, 512, 512)
 
+class LPIPSLoss(nn.Module):
+    """Mean LPIPS v0.1 (VGG16) distance between reconstruction and image, both in [-1, 1]."""
 
-class LPIPS(nn.Module):
-    def __init__(self, vgg_path: str, lin_path: str):
+    def __init__(self, network: nn.Module):
         super().__init__()
-        import torchvision
-
-        vgg = torchvision.models.vgg16()
-        vgg.load_state_dict(torch.load(vgg_path, map_location="cpu", weights_only=True))
-        features = vgg.features
-        self.slices = nn.ModuleList(nn.Sequential(*[features[i] for i in range(a, b)]) for a, b in _VGG_SLICES)
-        self.lins = nn.ModuleList(nn.Conv2d(c, 1, 1, bias=False) for c in _VGG_CHANNELS)
-        lin_state = torch.load(lin_path, map_location="cpu", weights_only=True)
-        for index, lin in enumerate(self.lins):
-            key = f"lin{index}.model.1.weight"
-            if key not in lin_state:
-                raise ValueError(f"{lin_path}: missing {key}; expected the LPIPS v0.1 VGG linear layers (vgg.pth)")
-            lin.weight.data.copy_(lin_state[key])
-        self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1))
-        self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1))
-        self.requires_grad_(False).eval()
+        self.network = network.eval().requires_grad_(False)
 
     def forward(self, reconstruction: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        a = (reconstruction - self.shift) / self.scale
-        b = (image - self.shift) / self.scale
-        total = 0.0
-        for block, lin in zip(self.slices, self.lins):
-            a, b = block(a), block(b)
-            na = a / (a.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
-            nb = b / (b.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
-            total = total + lin((na - nb).pow(2)).mean(dim=(2, 3))
-        return total.mean()
+        return self.network(image, reconstruction).mean()
 
 
-def build_lpips(vgg_path: Optional[str], lin_path: Optional[str], weight: float, log) -> Optional[nn.Module]:
+class InceptionFeatureLoss(nn.Module):
+    """MSE between the 2048-d pool features of reconstruction and image (the published ``fid`` loss).
+
+    The published loss feeds ``255 * (x + 1)`` to a network that computes ``(v - 128) / 128``,
+    so [-1, 1] images reach the network as [-1, 2.98] rather than [-1, 1]. That scaling is kept:
+    the FID network here maps ``u`` in [0, 1] to ``2u - 1``, so it receives ``u = 255 (x + 1) / 256``.
+    """
+
+    def __init__(self, network: nn.Module):
+        super().__init__()
+        self.network = network.eval().requires_grad_(False)
+
+    def forward(self, reconstruction: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        both = torch.cat([reconstruction, image]) * (255.0 / 256.0) + 255.0 / 256.0  # [2B, 3, H, W]
+        features = self.network(both)["pool3"]  # [2B, 2048]
+        fake, real = features.chunk(2)
+        return F.mse_loss(fake, real)
+
+
+def build_lpips(vgg_path: Optional[str], lin_path: Optional[str], weight: float, device, log) -> Optional[nn.Module]:
     if weight <= 0:
         return None
     if not vgg_path or not lin_path:
@@ -56,18 +49,20 @@ def build_lpips(vgg_path: Optional[str], lin_path: Optional[str], weight: float,
         log(f"LPIPS loss off: {missing} not found (set GPSTOKEN_VGG16_WEIGHTS / GPSTOKEN_LPIPS_WEIGHTS; "
             "`gpstoken doctor` lists the search paths)")
         return None
-    return LPIPS(vgg_path, lin_path)
+    from py_kernels.metrics.lpips import load_lpips
+
+    network, _ = load_lpips(vgg_path, lin_path, device=device)
+    return LPIPSLoss(network)
 
 
-def build_feature_loss(fid_path: Optional[str], target: str, weight: float, log) -> Optional[nn.Module]:
-    """The Inception-feature loss (MSE between pool features of reconstruction and image)."""
+def build_feature_loss(fid_path: Optional[str], target: str, weight: float, device, log) -> Optional[nn.Module]:
     if target == "none" or weight <= 0:
         return None
     if not fid_path:
         log("Inception-feature loss off: pt_inception-2015-12-05-6726825d.pth not found "
             "(set GPSTOKEN_FID_WEIGHTS; `gpstoken doctor` lists the search paths)")
         return None
-    # NOTE: the FID Inception network lives with the metrics code; until it offers a trainable
-    # feature extractor this loss stays off even when the weights are present.
-    log("Inception-feature loss off: no trainable Inception feature extractor in this version")
-    return None
+    from py_kernels.metrics.inception import load_fid_inception
+
+    network, _ = load_fid_inception(fid_path, device=device)
+    return InceptionFeatureLoss(network)

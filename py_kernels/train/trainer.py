@@ -1,8 +1,8 @@
 """The training loop of one rank.
 
 One optimiser step = ``grad_accumulation`` micro-batches. Before ``disc_start`` every step
-trains the tokenizer; after it, steps alternate between the tokenizer (even steps) and the
-discriminator (odd steps), as the published training script does. The adversarial term joins
+trains the tokenizer. After it, even steps train the tokenizer and odd steps the
+discriminator, as in the published training script. The adversarial term joins
 the tokenizer loss from step ``disc_start`` on.
 
 Rank 0 reports JSON events (``start``, ``step``, ``eval``, ``checkpoint``, ``stopped``) and
@@ -133,11 +133,10 @@ def run_training(config: TrainConfig, options: RunOptions, ctx: DistContext,
         log(message)
         emit({"event": "log", "message": message})
 
-    lpips = build_lpips(options.weights.get("lpips_vgg"), options.weights.get("lpips_lin"), d.perceptual_weight, quiet)
+    lpips = build_lpips(options.weights.get("lpips_vgg"), options.weights.get("lpips_lin"), d.perceptual_weight,
+                        device, quiet)
     feature_loss = build_feature_loss(options.weights.get("fid"), config.loss.perceptual.target,
-                                      config.loss.perceptual.weight, quiet)
-    if lpips is not None:
-        lpips.to(device)
+                                      config.loss.perceptual.weight, device, quiet)
 
     # ---- resume ----
     step, micro_step = 0, 0

@@ -1,7 +1,7 @@
 // The partition cache: every training image decoded, preprocessed to the training size and
 // partitioned once, for both orientations, in one safetensors file per image.
 //
-// File `<cacheDir>/<key>.safetensors` holds `image` U8 [H, W, 3] (the preprocessed pixels),
+// File `<cacheDir>/<key>.safetensors` contains `image` U8 [H, W, 3] (the preprocessed pixels),
 // `gpscodes` F32 [N, 5] and `regions` F32 [N, 4] of the image, and `gpscodes_flip` /
 // `regions_flip` of its horizontal mirror. The mirror is partitioned from its own pixels, as
 // the published dataset partitions after flipping. The key hashes the file content and every

@@ -5,7 +5,7 @@
 // batch: every epoch is one permutation of all samples derived from (seed, epoch), and rank r
 // reads positions [r * batch, (r + 1) * batch) of each global batch of batch * world_size.
 // Ranks thus read disjoint samples at every step, and a run with more ranks but the same
-// global batch sees the same images per step as a single process.
+// global batch reads the same images per step as a single process.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CachedSample } from './cache.ts';
