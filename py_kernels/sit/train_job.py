@@ -7,8 +7,8 @@ one of two sources:
   or [M, N, 5 + C] plus ``init_gpscodes`` [..., N, 5]. The class is the file's sub-folder,
   as in an ImageFolder.
 - images encoded here with the tokenizer, using the partitions that the TypeScript side
-  computed: a ``partitions`` file with ``gpscodes`` [M, N, 5], ``regions`` [M, N, 4],
-  ``classes`` [M] and metadata ``files`` and ``class_names``.
+  computed: a ``partitions`` file with ``images`` uint8 [M, S, S, 3], ``gpscodes`` [M, N, 5],
+  ``regions`` [M, N, 4], ``classes`` [M] and metadata ``files`` and ``class_names``.
 
 The target is the token minus its layout on the Gaussian channels, normalised per channel
 by the config's statistics, or by statistics computed from the training set when the
@@ -66,15 +66,12 @@ def read_token_files(root):
 
 @torch.no_grad()
 def encode_partitions(partitions_path, tokenizer, device, batch=16):
-    """Encode the images listed in a partitions file with the tokenizer."""
-    from PIL import Image
-
+    """Encode the images stored in a partitions file with the tokenizer."""
     tensors, metadata = safetensors_io.load_numpy(partitions_path)
-    files = json.loads(metadata["files"])
+    pixels = tensors["images"]  # [M, S, S, 3] uint8, the images the partition saw
     out = []
-    for start in range(0, len(files), batch):
-        chunk = files[start:start + batch]
-        images = np.stack([np.asarray(Image.open(f).convert("RGB"), dtype=np.float32) for f in chunk])
+    for start in range(0, len(pixels), batch):
+        images = pixels[start:start + batch].astype(np.float32)
         image = torch.from_numpy(images / 127.5 - 1).permute(0, 3, 1, 2).to(device)  # [B, 3, H, W]
         codes = torch.from_numpy(tensors["gpscodes"][start:start + batch]).to(device)
         regions = torch.from_numpy(tensors["regions"][start:start + batch]).to(device)

@@ -4,6 +4,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeImageFile } from '../image/decode.ts';
+import { preprocessImage } from '../image/preprocess.ts';
 import { partitionImage } from '../partition/partition.ts';
 import { writeSafetensors } from '../util/safetensors.ts';
 
@@ -19,6 +20,8 @@ export interface BankOptions {
   tokens: number;
   weight?: number;
   minhw?: number;
+  /** Preprocess every image to this side (shorter side scaled, centre crop) before partitioning. */
+  size?: number;
   onProgress?: (done: number, total: number, file: string) => void;
 }
 
@@ -61,7 +64,8 @@ export async function writeLayoutBank(out: string, images: BankImage[], options:
   const failures: BankSummary['failures'] = [];
   for (const [index, image] of images.entries()) {
     try {
-      const decoded = await decodeImageFile(image.file);
+      const raw = await decodeImageFile(image.file);
+      const decoded = options.size !== undefined ? preprocessImage(raw, options.size) : raw;
       const result = partitionImage(decoded, { tokens: options.tokens, weight: options.weight, minhw: options.minhw });
       if (result.tiles.columns * result.tiles.rows !== 1) {
         throw new Error(`image is ${decoded.width}x${decoded.height}; a bank stores single-patch layouts, so resize it to at most 256x256`);
@@ -87,7 +91,7 @@ export async function writeLayoutBank(out: string, images: BankImage[], options:
       format: BANK_FORMAT,
       tokens: String(options.tokens),
       class_names: JSON.stringify(classNames),
-      partition: JSON.stringify({ tokens: options.tokens, weight: options.weight ?? null, minhw: options.minhw ?? null }),
+      partition: JSON.stringify({ tokens: options.tokens, weight: options.weight ?? null, minhw: options.minhw ?? null, size: options.size ?? null }),
       source: JSON.stringify({ images: layouts.length, failed: failures.length }),
     },
   );

@@ -7,6 +7,7 @@ import YAML from 'yaml';
 import { listClassImages } from '../../generate/bank.ts';
 import { runRanks } from '../../generate/ranks.ts';
 import { decodeImageFile } from '../../image/decode.ts';
+import { preprocessImage } from '../../image/preprocess.ts';
 import { partitionImage } from '../../partition/partition.ts';
 import { writeSafetensors } from '../../util/safetensors.ts';
 import { UsageError } from '../errors.ts';
@@ -20,6 +21,9 @@ interface TrainGeneratorArgs {
   tokenizer?: string;
   tokenizerConfig?: string;
   iterations?: number;
+  size?: number;
+  weight?: number;
+  minhw?: number;
   ranks: number;
   device: 'cpu' | 'cuda';
   threads?: number;
@@ -39,19 +43,47 @@ async function configTokens(config: string): Promise<number> {
   return tokens;
 }
 
-/** Partitions the training images into the file the Python job encodes with the tokenizer. */
-async function writePartitions(imagesDir: string, tokens: number, out: string): Promise<string> {
+interface PartitionSettings {
+  tokens: number;
+  size?: number;
+  weight?: number;
+  minhw?: number;
+}
+
+/**
+ * Partitions the training images (preprocessed to `size` when given) into the file the Python
+ * job encodes with the tokenizer. The pixels travel in the same file, so the encoder sees
+ * exactly the partitioned images; this path is meant for small sets (reconstruct
+ * --save-tokens scales further).
+ */
+async function writePartitions(imagesDir: string, settings: PartitionSettings, out: string): Promise<string> {
+  const { tokens } = settings;
   const images = await listClassImages(imagesDir);
   if (images.length === 0) throw new UsageError(`--images: no images in ${imagesDir}`);
   const classNames = [...new Set(images.map((image) => image.className))].sort();
   const gpscodes = new Float32Array(images.length * tokens * 5);
   const regions = new Float32Array(images.length * tokens * 4);
+  let pixels: Uint8Array | undefined;
+  let side = 0;
   const progress = startProgress('partition', images.length);
   for (const [index, image] of images.entries()) {
-    const result = partitionImage(await decodeImageFile(image.file), { tokens });
-    if (result.gpscodes.length !== tokens * 5) throw new UsageError(`${image.file}: images must be at most 256x256 (one patch)`);
+    const decoded = await decodeImageFile(image.file);
+    const prepared = settings.size !== undefined ? preprocessImage(decoded, settings.size) : decoded;
+    if (index === 0) {
+      side = prepared.width;
+      pixels = new Uint8Array(images.length * side * side * 3);
+    }
+    if (prepared.width !== side || prepared.height !== side || side > 256) {
+      throw new UsageError(`${image.file}: is ${prepared.width}x${prepared.height}; all images must be square, equal and at most 256 pixels (use --size)`);
+    }
+    const result = partitionImage(prepared, {
+      tokens,
+      ...(settings.weight !== undefined ? { weight: settings.weight } : {}),
+      ...(settings.minhw !== undefined ? { minhw: settings.minhw } : {}),
+    });
     gpscodes.set(result.gpscodes, index * tokens * 5);
     regions.set(result.regions, index * tokens * 4);
+    pixels!.set(prepared.data, index * side * side * 3);
     progress.increment();
   }
   progress.stop();
@@ -62,6 +94,7 @@ async function writePartitions(imagesDir: string, tokens: number, out: string): 
       gpscodes: { dtype: 'F32', shape: [images.length, tokens, 5], data: gpscodes },
       regions: { dtype: 'F32', shape: [images.length, tokens, 4], data: regions },
       classes: { dtype: 'I32', shape: [images.length], data: Int32Array.from(images.map((image) => classNames.indexOf(image.className))) },
+      images: { dtype: 'U8', shape: [images.length, side, side, 3], data: pixels! },
     },
     { files: JSON.stringify(images.map((image) => image.file)), class_names: JSON.stringify(classNames) },
   );
@@ -80,6 +113,9 @@ export const trainGeneratorCommand: CommandModule<{ json: boolean }, TrainGenera
       .option('tokenizer', { type: 'string', describe: 'Tokenizer weights for --images' })
       .option('tokenizer-config', { type: 'string', describe: 'Tokenizer YAML when the generator config has no gpstoken section' })
       .option('iterations', { type: 'number', describe: 'Total optimiser steps [default: config train.iterations]' })
+      .option('size', { type: 'number', describe: 'With --images: preprocess to this side (shorter side scaled, centre crop) first' })
+      .option('weight', { type: 'number', describe: 'With --images: entropy exponent of the partition [default: 2.5]' })
+      .option('minhw', { type: 'number', describe: 'With --images: regions at most this many pixels on both sides are not split [default: 8]' })
       .option('ranks', { type: 'number', default: 1, describe: 'Training processes (DDP; gloo on CPU, nccl on CUDA)' })
       .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'Torch device' })
       .option('threads', { type: 'number', describe: 'Torch CPU threads per rank' })) as never,
@@ -95,7 +131,11 @@ export const trainGeneratorCommand: CommandModule<{ json: boolean }, TrainGenera
     else {
       spec.tokenizer = requirePath('--tokenizer', args.tokenizer!);
       if (args.tokenizerConfig !== undefined) spec.tokenizer_config = requirePath('--tokenizer-config', args.tokenizerConfig);
-      spec.partitions = await writePartitions(requirePath('--images', args.images!), await configTokens(config), out);
+      const settings: PartitionSettings = { tokens: await configTokens(config) };
+      if (args.size !== undefined) settings.size = args.size;
+      if (args.weight !== undefined) settings.weight = args.weight;
+      if (args.minhw !== undefined) settings.minhw = args.minhw;
+      spec.partitions = await writePartitions(requirePath('--images', args.images!), settings, out);
     }
     const result = await runRanks<{ weights: string; steps: number; resumed_from: number }>('sit.train_job:train_generator', spec, {
       ranks: args.ranks,

@@ -13,6 +13,7 @@ interface TrainLayoutArgs {
   tokens: number;
   weight?: number;
   minhw?: number;
+  size?: number;
   config?: string;
   banks?: string[];
   out?: string;
@@ -39,6 +40,7 @@ async function buildBank(args: TrainLayoutArgs): Promise<void> {
     tokens: args.tokens,
     ...(args.weight !== undefined ? { weight: args.weight } : {}),
     ...(args.minhw !== undefined ? { minhw: args.minhw } : {}),
+    ...(args.size !== undefined ? { size: args.size } : {}),
     onProgress: () => progress.increment(),
   });
   progress.stop();
@@ -83,6 +85,7 @@ export const trainLayoutCommand: CommandModule<{ json: boolean }, TrainLayoutArg
       .option('tokens', { type: 'number', default: 128, describe: 'Regions (tokens) per image for --bank' })
       .option('weight', { type: 'number', describe: 'Entropy exponent of the complexity score [default: 2.5]' })
       .option('minhw', { type: 'number', describe: 'Regions with both extents at most this many pixels are not split [default: 8]' })
+      .option('size', { type: 'number', describe: 'Preprocess images to this side (shorter side scaled, centre crop) before partitioning' })
       .option('config', { type: 'string', describe: 'Generator YAML; its layout_model section sizes and trains the model' })
       .option('banks', { type: 'array', string: true, describe: 'Layout banks (or initg.pickle) to train on' })
       .option('out', { type: 'string', describe: 'Run folder (checkpoints, layout-generator.safetensors); an existing run resumes' })
