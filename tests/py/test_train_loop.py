@@ -79,14 +79,14 @@ def write_shard(folder, dataset, rank, world, batch):
     return str(path)
 
 
-def train_in_process(run_dir, dataset, document, resume=False, eval_data=False):
+def train_in_process(run_dir, dataset, document, resume=False, eval_data=False, refine=True):
     root, samples = dataset
     os.makedirs(run_dir / "shards", exist_ok=True)
     config = train_config_from_dict(document, "micro")
     events = []
     options = RunOptions(run_dir=str(run_dir), shard_manifest=write_shard(run_dir / "shards", dataset, 0, 1, 2),
                          eval_manifest=str(root / "eval.json") if eval_data else None,
-                         model_factory="py_kernels.tokenizer:build_gpstoken", resume=resume, refine=True,
+                         model_factory="py_kernels.tokenizer:build_gpstoken", resume=resume, refine=refine,
                          init="grid", weights={})
     ctx = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
     result = run_training(config, options, ctx, events.append, lambda message: None)
@@ -179,6 +179,25 @@ def test_resume_continues_the_same_losses(tmp_path, dataset):
         assert got[step] == expected[step]
     assert "g" in expected[5] and "d" in expected[6]  # both adversarial phases are covered
     assert resumed["weights_sha256"] == straight["weights_sha256"]
+
+
+def test_accumulation_equals_larger_batch(tmp_path, dataset):
+    _, accumulated = train_in_process(tmp_path / "accumulated", dataset,
+                                      micro_document(iterations=2, batch_size=2, grad_accumulation=2))
+    _, single = train_in_process(tmp_path / "single", dataset, micro_document(iterations=2, batch_size=4))
+    accumulated_losses = step_losses(accumulated)
+    single_losses = step_losses(single)
+    assert sorted(single_losses) == sorted(accumulated_losses) == [1, 2]
+    for step, losses in single_losses.items():
+        assert accumulated_losses[step]["pixel"] == pytest.approx(losses["pixel"], rel=1e-5)
+
+
+def test_no_refine_keeps_the_geometry_head(tmp_path, dataset):
+    train_in_process(tmp_path / "fixed", dataset, micro_document(iterations=2), refine=False)
+    weights, _ = safetensors_io.load_numpy(str(tmp_path / "fixed" / "model.safetensors"))
+    assert np.all(weights["to_gps.0.weight"] == 0)  # initialised to zero, never updated
+    assert np.all(weights["to_gps.0.bias"] == 0)
+    assert np.any(weights["to_gps.1.weight"] != 0)
 
 
 def test_steps_zero_only_evaluates(tmp_path, dataset):
