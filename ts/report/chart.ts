@@ -24,9 +24,12 @@ export interface ChartSpec {
   series: ChartSeries[];
 }
 
-const WIDTH = 760;
+/** Width of the plot area plus its left margin; the legend column is added to the right. */
+const PLOT_WIDTH = 560;
 const HEIGHT = 460;
-const MARGIN = { left: 78, right: 200, top: 48, bottom: 62 };
+const MARGIN = { left: 78, top: 48, bottom: 62 };
+/** Rough width of one 12 px DejaVu Sans character, to size the legend column. */
+const CHARACTER_WIDTH = 7.2;
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 const FONT = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
 
@@ -90,15 +93,20 @@ function yRange(spec: ChartSpec): number[] {
   const values = spec.series.flatMap((series) =>
     series.points.flatMap((point) => [point.y - (point.error ?? 0), point.y + (point.error ?? 0), ...(point.reference === undefined ? [] : [point.reference])]),
   );
-  return niceTicks(Math.min(...values), Math.max(...values));
+  const [low, high] = [Math.min(...values), Math.max(...values)];
+  // A margin of 5% keeps points that fall on a round value off the frame.
+  const margin = (high - low) * 0.05;
+  return niceTicks(low - margin, high + margin);
 }
 
 /** Renders the chart as a standalone SVG document. */
 export function renderChartSvg(spec: ChartSpec): string {
-  const [left, right, top, bottom] = [MARGIN.left, WIDTH - MARGIN.right, MARGIN.top, HEIGHT - MARGIN.bottom];
+  const longestLabel = Math.max(0, ...spec.series.map((series) => series.label.length));
+  const width = Math.ceil(PLOT_WIDTH + Math.max(200, 56 + longestLabel * CHARACTER_WIDTH));
+  const [left, right, top, bottom] = [MARGIN.left, PLOT_WIDTH, MARGIN.top, HEIGHT - MARGIN.bottom];
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="${FONT}">`,
-    `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${HEIGHT}" viewBox="0 0 ${width} ${HEIGHT}" font-family="${FONT}">`,
+    `<rect width="${width}" height="${HEIGHT}" fill="white"/>`,
     `<text x="${(left + right) / 2}" y="28" font-size="16" text-anchor="middle" font-weight="bold">${escapeXml(spec.title)}</text>`,
   ];
   const points = spec.series.flatMap((series) => series.points);
@@ -155,11 +163,14 @@ export function renderChartSvg(spec: ChartSpec): string {
     parts.push(`<line x1="${legendX}" y1="${y}" x2="${legendX + 22}" y2="${y}" stroke="${color}" stroke-width="2"/><circle cx="${legendX + 11}" cy="${y}" r="4" fill="${color}"/>`);
     parts.push(`<text x="${legendX + 30}" y="${y}" font-size="12" dominant-baseline="middle">${escapeXml(series.label)}</text>`);
   });
-  const notesY = top + 18 + spec.series.length * 22;
-  parts.push(`<text x="${legendX}" y="${notesY}" font-size="11" fill="#555">bars: ±1 std over seeds</text>`);
+  let notesY = top + 18 + spec.series.length * 22;
+  if (points.some((point) => point.error !== null && point.error > 0)) {
+    parts.push(`<text x="${legendX}" y="${notesY}" font-size="11" fill="#555">bars: ±1 std over seeds</text>`);
+    notesY += 16;
+  }
   if (points.some((point) => point.reference !== undefined)) {
-    parts.push(`<path d="M${legendX + 11},${notesY + 10} l6,6 l-6,6 l-6,-6 z" fill="white" stroke="#555" stroke-width="1.5"/>`);
-    parts.push(`<text x="${legendX + 30}" y="${notesY + 16}" font-size="11" fill="#555" dominant-baseline="middle">reference</text>`);
+    parts.push(`<path d="M${legendX + 11},${notesY - 6} l6,6 l-6,6 l-6,-6 z" fill="white" stroke="#555" stroke-width="1.5"/>`);
+    parts.push(`<text x="${legendX + 30}" y="${notesY}" font-size="11" fill="#555" dominant-baseline="middle">reference</text>`);
   }
   parts.push('</svg>');
   return parts.join('\n');
