@@ -44,3 +44,19 @@ class NLayerDiscriminator(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.main(image)  # [B, 1, h, w] patch logits
+
+
+class RealFakeLogits(nn.Module):
+    """Both discriminator passes of a discriminator step in one forward.
+
+    Under DistributedDataParallel each forward broadcasts the BatchNorm buffers in place.
+    Two separate DDP forwards would change the running statistics that the first pass
+    saved for backward, so both passes go through one forward, as in the published code.
+    """
+
+    def __init__(self, discriminator: NLayerDiscriminator):
+        super().__init__()
+        self.discriminator = discriminator
+
+    def forward(self, real: torch.Tensor, fake: torch.Tensor):
+        return self.discriminator(real), self.discriminator(fake)  # [B, 1, h, w] each

@@ -24,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from py_kernels.train import checkpoint as ckpt
 from py_kernels.train.config import TrainConfig
 from py_kernels.train.data import ShardedBatches, eval_batches, read_samples, read_shard
-from py_kernels.train.discriminator import NLayerDiscriminator
+from py_kernels.train.discriminator import NLayerDiscriminator, RealFakeLogits
 from py_kernels.train.distributed import (DistContext, all_gather_objects, all_reduce_mean, any_rank, barrier)
 from py_kernels.train.ema import EMA
 from py_kernels.train.losses import (D_LOSSES, adaptive_gan_weight, adopt_weight, generator_adversarial_loss,
@@ -175,9 +175,9 @@ def run_training(config: TrainConfig, options: RunOptions, ctx: DistContext,
         ids = [device.index] if device.type == "cuda" else None
         # Unused parameters occur with --no-refine (the refinement layers get no gradient).
         model_ddp = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
-        disc_ddp = DistributedDataParallel(disc, device_ids=ids)
+        disc_ddp = DistributedDataParallel(RealFakeLogits(disc), device_ids=ids)
     else:
-        model_ddp, disc_ddp = model, disc
+        model_ddp, disc_ddp = model, RealFakeLogits(disc)
 
     last_layer = last_layer_weight(model)
     d_loss_fn = D_LOSSES[d.disc_loss]
@@ -262,7 +262,8 @@ def run_training(config: TrainConfig, options: RunOptions, ctx: DistContext,
                     else:
                         with torch.no_grad():
                             recon = reconstruct(model_ddp, image, gpscodes, regions, options.refine)
-                        losses = {"d": disc_factor * d_loss_fn(disc_ddp(image), disc_ddp(recon.detach()))}
+                        logits_real, logits_fake = disc_ddp(image, recon.detach())
+                        losses = {"d": disc_factor * d_loss_fn(logits_real, logits_fake)}
                         total = losses["d"]
                     (total / t.grad_accumulation).backward()
                 losses["total"] = total

@@ -16,7 +16,8 @@ const CONFIG = {
     decoderconfig: { z_channels: 4, resolution: 32, ch: 32, ch_mult: [1, 1], num_res_blocks: 0 },
   },
   train: { lr: 1e-3, batch_size: 4, iterations: 6, log_interval: 1, save_interval: 1, eval_interval: 0, ema_update_after_step: 1, ema_update_every: 1 },
-  loss: { discriminator: { disc_start: 100, disc_ndf: 8, disc_num_layers: 2, disc_norm: 'none' } },
+  // The adversarial phase (BatchNorm discriminator under DDP) starts at step 3 of 6.
+  loss: { discriminator: { disc_start: 3, disc_ndf: 8, disc_num_layers: 2 } },
   data: { params: { size: 32, adaptive_minhw: 4 } },
 };
 
