@@ -63,12 +63,12 @@ def init_distributed(device_kind: str = "cpu", timeout_s: float = 600.0) -> Dist
 
 
 def all_reduce_mean(values: torch.Tensor, ctx: DistContext) -> torch.Tensor:
-    """Mean of ``values`` over ranks (a copy; ``values`` is unchanged)."""
-    result = values.detach().clone()
+    """Mean of ``values`` over ranks, as a new CPU tensor (NCCL reduces only GPU tensors)."""
+    result = values.detach().to(ctx.device, copy=True)
     if ctx.distributed:
         dist.all_reduce(result, op=dist.ReduceOp.SUM)
         result /= ctx.world_size
-    return result
+    return result.cpu()
 
 
 def any_rank(flag: bool, ctx: DistContext) -> bool:
