@@ -7,6 +7,7 @@
 // A float32 sum or product evaluated in float64 and then rounded equals the float32 operation
 // (53 >= 2 * 24 + 2 bits, so double rounding cannot change the result).
 import type { RgbImage } from '../image/types.ts';
+import { PartitionKernel, type PartitionKernelExports } from './kernel.js';
 
 /** Side of the square every region is resized to before its gradients are measured. */
 export const RESIZED_SIDE = 64;
@@ -18,8 +19,6 @@ export const HISTOGRAM_HIGH = 5.5;
 const SIDE = RESIZED_SIDE;
 /** numpy's `bins / (high - low)`, computed in float64 before any value is binned. */
 const BIN_SCALE = HISTOGRAM_BINS / (HISTOGRAM_HIGH - HISTOGRAM_LOW);
-/** A zero gradient lands in the bin whose left edge is exactly 0: -5.5 + 256 * 11 / 512. */
-const ZERO_BIN = HISTOGRAM_BINS / 2;
 
 /** Luma weights of the reference, applied in float32 as numpy does with a float32 array. */
 const LUMA_R = Math.fround(0.299);
@@ -147,34 +146,66 @@ export function pairwiseSum(values: Float64Array, start: number, n: number): num
   return pairwiseSum(values, start, half) + pairwiseSum(values, start + half, n - half);
 }
 
+/** Byte offsets of the fixed parts of the kernel heap; kernel.js documents the whole layout. */
+const HEAP_LAYOUT = {
+  counts: 0,
+  xIndex0: 2048,
+  xIndex1: 2304,
+  xWeight0: 2560,
+  xWeight1: 2816,
+  yIndex0: 3072,
+  yIndex1: 3328,
+  yWeight0: 3584,
+  yWeight1: 3840,
+  edges: 8192,
+  firstFree: 20480,
+} as const;
+
+/** Smallest heap size asm.js accepts that holds `bytes`: a power of two from 64 KiB, then multiples of 16 MiB. */
+function asmHeapSize(bytes: number): number {
+  const sixteenMiB = 1 << 24;
+  if (bytes > sixteenMiB) return Math.ceil(bytes / sixteenMiB) * sixteenMiB;
+  let size = 1 << 16;
+  while (size < bytes) size *= 2;
+  return size;
+}
+
 /**
- * Scores regions of one grey map. It keeps its work buffers and resize tables between calls,
- * so scoring a region allocates nothing after the first region of each size.
+ * Scores regions of one grey map. The per-pixel loops run in the asm.js kernel (kernel.js) on a
+ * heap that holds the grey map, the resize tables and the work rows, so scoring a region
+ * allocates nothing after the first region of each size.
  */
 export class ComplexityScorer {
   private readonly horizontalAxes = new Map<number, ResizeAxis>();
   private readonly verticalAxes = new Map<number, ResizeAxis>();
-  private rowMark = new Int32Array(256);
-  private markEpoch = 0;
-  /** Horizontal pass output, one 64-wide row per source row that the vertical pass reads: [h, 64]. */
-  private horizontal = new Float32Array(256 * SIDE);
-  /** One row of the resized region: [64]. */
-  private readonly resizedRow = new Float32Array(SIDE);
-  /** Row-filtered Sobel passes (derivative, smoothing) of three resized rows, a ring: [3, 64] each. */
-  private readonly rowDerivative = new Float64Array(3 * SIDE);
-  private readonly rowSmooth = new Float64Array(3 * SIDE);
-  private readonly counts = new Int32Array(HISTOGRAM_BINS);
+  private readonly kernel: PartitionKernelExports;
+  private readonly heapI32: Int32Array;
+  private readonly heapF32: Float32Array;
   private readonly terms = new Float64Array(HISTOGRAM_BINS);
-  private readonly edges = histogramEdges();
+  private markEpoch = 0;
+  /** Region width and height whose resize tables are in the heap now. */
+  private heapWidth = 0;
+  private heapHeight = 0;
 
   /**
    * @param grey grey map in [0, 1] from `greyForComplexity`, [height, width] row-major
    * @param width row length of `grey`
    */
   constructor(
-    private readonly grey: Float32Array,
+    grey: Float32Array,
     private readonly width: number,
-  ) {}
+  ) {
+    const height = grey.length / width;
+    const mark = HEAP_LAYOUT.firstFree;
+    const horizontal = mark + 4 * height;
+    const greyOffset = horizontal + 4 * SIDE * height;
+    const heap = new ArrayBuffer(asmHeapSize(greyOffset + 4 * grey.length));
+    this.heapI32 = new Int32Array(heap);
+    this.heapF32 = new Float32Array(heap);
+    this.heapF32.set(grey, greyOffset / 4);
+    new Float64Array(heap).set(histogramEdges(), HEAP_LAYOUT.edges / 8);
+    this.kernel = PartitionKernel(globalThis, { mark, horizontal, grey: greyOffset, binScale: BIN_SCALE }, heap);
+  }
 
   /** Returns `entropy ** weight * h * w` for the inclusive pixel box (x0, y0)-(x1, y1). */
   score(x0: number, y0: number, x1: number, y1: number, weight: number): number {
@@ -187,10 +218,28 @@ export class ComplexityScorer {
   entropyOf(x0: number, y0: number, x1: number, y1: number): number {
     const w = x1 - x0 + 1;
     const h = y1 - y0 + 1;
-    const ay = this.axis(this.verticalAxes, h, false);
-    this.resizeRows(x0, y0, w, h, ay);
-    this.counts.fill(0);
-    this.sobelRows(ay);
+    const i32 = this.heapI32;
+    const f32 = this.heapF32;
+    // Siblings often have the same size, so the tables in the heap are reused when they match.
+    if (w !== this.heapWidth) {
+      const ax = this.axis(this.horizontalAxes, w, true);
+      i32.set(ax.index0, HEAP_LAYOUT.xIndex0 / 4);
+      i32.set(ax.index1, HEAP_LAYOUT.xIndex1 / 4);
+      f32.set(ax.weight0, HEAP_LAYOUT.xWeight0 / 4);
+      f32.set(ax.weight1, HEAP_LAYOUT.xWeight1 / 4);
+      this.heapWidth = w;
+    }
+    if (h !== this.heapHeight) {
+      const ay = this.axis(this.verticalAxes, h, false);
+      i32.set(ay.index0, HEAP_LAYOUT.yIndex0 / 4);
+      i32.set(ay.index1, HEAP_LAYOUT.yIndex1 / 4);
+      f32.set(ay.weight0, HEAP_LAYOUT.yWeight0 / 4);
+      f32.set(ay.weight1, HEAP_LAYOUT.yWeight1 / 4);
+      this.heapHeight = h;
+    }
+    this.markEpoch += 1;
+    this.kernel.horizontal(x0, y0, this.width, this.markEpoch);
+    this.kernel.sobel();
     return this.entropy();
   }
 
@@ -203,113 +252,9 @@ export class ComplexityScorer {
     return axis;
   }
 
-  /** Horizontal resize pass (float32) of the source rows that the vertical pass reads. */
-  private resizeRows(x0: number, y0: number, w: number, h: number, ay: ResizeAxis): void {
-    const ax = this.axis(this.horizontalAxes, w, true);
-    if (this.horizontal.length < h * SIDE) this.horizontal = new Float32Array(h * SIDE);
-    if (this.rowMark.length < h) this.rowMark = new Int32Array(h);
-    this.markEpoch += 1;
-    const epoch = this.markEpoch;
-    const mark = this.rowMark;
-    const grey = this.grey;
-    const hbuf = this.horizontal;
-    const index0 = ax.index0;
-    const index1 = ax.index1;
-    const weight0 = ax.weight0;
-    const weight1 = ax.weight1;
-    for (let k = 0; k < 2 * SIDE; k += 1) {
-      const row = k < SIDE ? ay.index0[k]! : ay.index1[k - SIDE]!;
-      if (mark[row] === epoch) continue;
-      mark[row] = epoch;
-      const base = (y0 + row) * this.width + x0;
-      const out = row * SIDE;
-      for (let dx = 0; dx < SIDE; dx += 1) {
-        const v0 = Math.fround(grey[base + index0[dx]!]! * weight0[dx]!);
-        const v1 = Math.fround(grey[base + index1[dx]!]! * weight1[dx]!);
-        hbuf[out + dx] = v0 + v1;
-      }
-    }
-  }
-
-  /**
-   * Vertical resize pass of resized row `d` (float32), then the Sobel row filters on it in
-   * float64 with a replicated border, into ring slot `d % 3`: the derivative [-1, 0, 1] and the
-   * smoothing [1, 2, 1], accumulated left to right as OpenCV's float-to-double row filter does.
-   */
-  private filterRow(d: number, ay: ResizeAxis): void {
-    const hbuf = this.horizontal;
-    const row = this.resizedRow;
-    const top = ay.index0[d]! * SIDE;
-    const bottom = ay.index1[d]! * SIDE;
-    const w0 = ay.weight0[d]!;
-    const w1 = ay.weight1[d]!;
-    for (let x = 0; x < SIDE; x += 1) {
-      row[x] = Math.fround(hbuf[top + x]! * w0) + Math.fround(hbuf[bottom + x]! * w1);
-    }
-
-    const slot = (d % 3) * SIDE;
-    const derivative = this.rowDerivative;
-    const smooth = this.rowSmooth;
-    let left = row[0]!;
-    let centre = left;
-    for (let x = 0; x < SIDE; x += 1) {
-      const right = x < SIDE - 1 ? row[x + 1]! : centre;
-      derivative[slot + x] = -left + 0 * centre + right;
-      smooth[slot + x] = left + 2 * centre + right;
-      left = centre;
-      centre = right;
-    }
-  }
-
-  /**
-   * Sobel column filters and gradient magnitudes of the resized region, binned into
-   * `this.counts`. Column order follows OpenCV's SymmColumnFilter: `2 * centre + (below + above)`
-   * for [1, 2, 1] and `0 + (below - above)` for [-1, 0, 1]; borders replicate.
-   */
-  private sobelRows(ay: ResizeAxis): void {
-    const derivative = this.rowDerivative;
-    const smooth = this.rowSmooth;
-    const counts = this.counts;
-    this.filterRow(0, ay);
-    for (let y = 0; y < SIDE; y += 1) {
-      if (y + 1 < SIDE) this.filterRow(y + 1, ay);
-      const above = ((y > 0 ? y - 1 : 0) % 3) * SIDE;
-      const centre = (y % 3) * SIDE;
-      const below = ((y < SIDE - 1 ? y + 1 : y) % 3) * SIDE;
-      for (let x = 0; x < SIDE; x += 1) {
-        const gx = 2 * derivative[centre + x]! + 0 + (derivative[below + x]! + derivative[above + x]!);
-        const gy = 0 + (smooth[below + x]! - smooth[above + x]!);
-        const magnitude = Math.sqrt(gx * gx + gy * gy);
-        if (magnitude === 0) {
-          counts[ZERO_BIN]! += 1;
-        } else if (magnitude <= HISTOGRAM_HIGH) {
-          counts[this.histogramBin(magnitude)]! += 1;
-        }
-      }
-    }
-  }
-
-  /**
-   * Bin of a magnitude in [0, 5.5] by numpy's rule: `floor((v + 5.5) * q)`, then moved down
-   * when below the bin's left edge and up when at or above its right edge (not in the last
-   * bin). The correction can only apply within a few ulps of an integer, so the edge table is
-   * read only there.
-   */
-  private histogramBin(magnitude: number): number {
-    const position = (magnitude - HISTOGRAM_LOW) * BIN_SCALE;
-    let bin = position | 0;
-    const fraction = position - bin;
-    if (fraction > 1e-9 && fraction < 1 - 1e-9) return bin;
-    const edges = this.edges;
-    if (bin === HISTOGRAM_BINS) bin -= 1;
-    if (magnitude < edges[bin]!) bin -= 1;
-    else if (magnitude >= edges[bin + 1]! && bin !== HISTOGRAM_BINS - 1) bin += 1;
-    return bin;
-  }
-
   /** Entropy in bits of the histogram: `-sum(p * log2(p + 1e-10))`, `p = count / (total + 1e-5)`. */
   private entropy(): number {
-    const counts = this.counts;
+    const counts = this.heapI32;
     const terms = this.terms;
     let total = 0;
     for (let i = 0; i < HISTOGRAM_BINS; i += 1) total += counts[i]!;
