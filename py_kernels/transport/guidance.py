@@ -12,6 +12,12 @@ def guided_velocity(model, y, cond, *, cfg_scale=1.0, guidance_low=0.0, guidance
     the cost outside the interval. A scale of 1 skips the unconditional pass.
     """
     null_class = model.num_classes if null_class is None else null_class
+    rows = model.y_embedder.embedding_table.num_embeddings
+    if cfg_scale != 1.0 and null_class >= rows:
+        raise ValueError(
+            f"classifier-free guidance needs the null class {null_class}, but the label table has {rows} rows "
+            "(the model was built without label dropout); use a guidance scale of 1"
+        )
 
     def velocity(x, t):
         t0 = float(t[0])

@@ -112,3 +112,15 @@ def test_wrong_token_count_is_reported():
     model = SiT(SiTConfig(input_size=(4, 1), in_channels=9, hidden_size=16, depth=1, num_heads=2, num_classes=2))
     with pytest.raises(ValueError, match=r"SiT input has spatial shape \(5, 1\), expected \(4, 1\)"):
         model(torch.zeros(1, 9, 5, 1), torch.zeros(1), torch.zeros(1, dtype=torch.long), cond=torch.zeros(1, 5, 5))
+
+
+def test_guidance_without_null_class_rejected():
+    config = SiTConfig(input_size=(4, 1), in_channels=9, hidden_size=16, depth=1, num_heads=2, num_classes=3,
+                       class_dropout_prob=0.0)
+    model = SiT(config)
+    with pytest.raises(ValueError) as error:
+        guided_velocity(model, torch.tensor([0]), None, cfg_scale=2.0)
+    assert str(error.value) == (
+        "classifier-free guidance needs the null class 3, but the label table has 3 rows "
+        "(the model was built without label dropout); use a guidance scale of 1"
+    )
