@@ -6,7 +6,7 @@ import { REPO_ROOT } from '../bridge/backend.ts';
 import type { Experiment } from './experiment.ts';
 import { TRIAL_DIR_VARIABLE, type PlannedStep, type PlannedTrial } from './plan.ts';
 import { runTrialProcess, type TrialRunner } from './runner.ts';
-import { markDone, markFailed, readTrial, trialDir, writeTrialConfig } from './trials.ts';
+import { lockTrial, markDone, markFailed, readTrial, trialDir, unlockTrial, writeTrialConfig } from './trials.ts';
 import type { Versions } from './versions.ts';
 
 export interface SweepRunOptions {
@@ -35,6 +35,8 @@ export interface SweepRunSummary {
   done: number;
   failed: number;
   alreadyDone: number;
+  /** Trials skipped because another sweep process held them. */
+  busy: number;
   /** Trials not finished because the sweep was stopped. */
   notRun: number;
   stopped: boolean;
@@ -68,6 +70,27 @@ async function runSteps(options: SweepRunOptions, trial: PlannedTrial, steps: Pl
     }
   }
   return trial.multiStep ? outputs : outputs[steps[0]!.name];
+}
+
+/**
+ * Runs one trial under its lock. Returns 'done' or 'failed', 'stopped' after a stop request,
+ * or 'busy' when another sweep process holds the trial.
+ */
+async function runLocked(options: SweepRunOptions, trial: PlannedTrial, worker: number): Promise<'done' | 'failed' | 'stopped' | 'busy'> {
+  const dir = trialDir(options.out, trial.id);
+  const holder = await lockTrial(dir);
+  if (holder) {
+    options.onEvent?.({ type: 'skipped', trial, reason: `running in another sweep process (${holder}); delete ${path.join(dir, 'running')} if that process is gone` });
+    return 'busy';
+  }
+  try {
+    // Another process may have finished the trial between the queue scan and the lock.
+    if ((await readTrial(options.out, trial.id)).status === 'done') return 'done';
+    if (await runOne(options, trial, worker)) return 'done';
+    return options.signal.aborted ? 'stopped' : 'failed';
+  } finally {
+    await unlockTrial(dir);
+  }
 }
 
 /** Runs one trial with its attempts; returns true when it finished. */
@@ -119,7 +142,7 @@ async function runOne(options: SweepRunOptions, trial: PlannedTrial, worker: num
 
 /** Runs the given trials; finished ones (a `done` marker) are skipped. */
 export async function runSweep(options: SweepRunOptions): Promise<SweepRunSummary> {
-  const summary: SweepRunSummary = { done: 0, failed: 0, alreadyDone: 0, notRun: 0, stopped: false };
+  const summary: SweepRunSummary = { done: 0, failed: 0, alreadyDone: 0, busy: 0, notRun: 0, stopped: false };
   const queue: PlannedTrial[] = [];
   for (const trial of options.trials) {
     if ((await readTrial(options.out, trial.id)).status === 'done') {
@@ -133,10 +156,11 @@ export async function runSweep(options: SweepRunOptions): Promise<SweepRunSummar
     while (!options.signal.aborted && next < queue.length) {
       const trial = queue[next]!;
       next += 1;
-      const finished = await runOne(options, trial, slot);
-      if (finished) summary.done += 1;
-      else if (options.signal.aborted) summary.notRun += 1;
-      else summary.failed += 1;
+      const outcome = await runLocked(options, trial, slot);
+      if (outcome === 'done') summary.done += 1;
+      else if (outcome === 'failed') summary.failed += 1;
+      else if (outcome === 'busy') summary.busy += 1;
+      else summary.notRun += 1;
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.workers, queue.length)) }, (_, slot) => worker(slot)));

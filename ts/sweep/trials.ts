@@ -4,8 +4,10 @@
 //   metrics.json  the JSON document the trial printed on stdout
 //   done          marker written last (temporary file + rename): the trial is finished
 //   failed        marker of the last failed run, removed when a later run succeeds
+//   running       lock of the sweep process running the trial (pid and host)
 // A folder with config.json but no marker was interrupted and runs again.
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from '../data/fetch.ts';
 import type { Scalar } from './experiment.ts';
@@ -90,4 +92,50 @@ export async function readTrial(out: string, id: string): Promise<TrialRecord> {
 export async function listTrialIds(out: string): Promise<string[]> {
   const names = await readdir(trialsRoot(out)).catch(() => [] as string[]);
   return names.filter((name) => /^[0-9a-f]{16}$/.test(name)).sort();
+}
+
+interface TrialLock {
+  pid: number;
+  host: string;
+  startedAt: string;
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM means the process exists but belongs to another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the trial's `running` lock, so two sweep processes sharing an output folder never
+ * run one trial twice. A lock left by a dead process on this host is taken over. Returns
+ * undefined on success, else a description of the holder.
+ */
+export async function lockTrial(dir: string): Promise<string | undefined> {
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, 'running');
+  const lock: TrialLock = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      const handle = await open(file, 'wx');
+      await handle.writeFile(JSON.stringify(lock));
+      await handle.close();
+      return undefined;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = await readJson<TrialLock>(file);
+      const stale = holder === undefined || (holder.host === lock.host && !processIsAlive(holder.pid));
+      if (!stale) return `pid ${holder.pid} on ${holder.host} since ${holder.startedAt}`;
+      await rm(file, { force: true });
+    }
+  }
+  return 'another process took the lock at the same moment';
+}
+
+export async function unlockTrial(dir: string): Promise<void> {
+  await rm(path.join(dir, 'running'), { force: true });
 }

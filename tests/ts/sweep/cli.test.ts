@@ -5,7 +5,10 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { REPO_ROOT } from '../../../ts/bridge/backend.ts';
-import { FAKE_TRIAL, fakeExperimentYaml, runCli, writeExperiment } from './helpers.ts';
+import { readExperiment } from '../../../ts/sweep/experiment.ts';
+import { planTrials } from '../../../ts/sweep/plan.ts';
+import { collectVersions } from '../../../ts/sweep/versions.ts';
+import { FAKE_TRIAL, PINNED_ENV, fakeExperimentYaml, runCli, writeExperiment } from './helpers.ts';
 
 const root = await mkdtemp(path.join(os.tmpdir(), 'gpstoken-sweep-cli-'));
 const withInputs = fakeExperimentYaml({ sleepMs: 0, extraTop: 'inputs: ["${data}/photos", package.json]\n' });
@@ -43,7 +46,8 @@ test('dry run json with var override', async () => {
 });
 
 test('shard runs every Nth trial', async () => {
-  const all = JSON.parse(String((await runCli(['sweep', file, '--dry-run', '--json'])).stdout)) as DryRunJson;
+  const versions = await collectVersions({ ...process.env, ...PINNED_ENV });
+  const all = planTrials(await readExperiment(file), {}, versions);
   const shard = JSON.parse(String((await runCli(['sweep', file, '--dry-run', '--json', '--shard', '1/3'])).stdout)) as DryRunJson;
   assert.is(shard.shard, '1/3');
   assert.equal(
@@ -52,7 +56,7 @@ test('shard runs every Nth trial', async () => {
   );
   assert.equal(
     shard.trials.map((trial) => trial.id),
-    [1, 4, 7, 10].map((index) => all.trials[index]!.id),
+    [1, 4, 7, 10].map((index) => all[index]!.id),
   );
 });
 

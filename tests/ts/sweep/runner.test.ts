@@ -1,6 +1,7 @@
 // runSweep in-process: retries, failure markers, missing inputs, bad output, timeouts,
 // GPU assignment and a pluggable runner.
-import { mkdtemp, readFile, rm, access } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
@@ -35,7 +36,7 @@ async function run(name: string, exp: ReturnType<typeof parseExperiment>, retrie
 
 test('failing trial is retried then marked failed', async () => {
   const { summary, events, record, out, trials } = await run('fail', experiment('fail: true'), 2);
-  assert.equal(summary, { done: 0, failed: 1, alreadyDone: 0, notRun: 0, stopped: false });
+  assert.equal(summary, { done: 0, failed: 1, alreadyDone: 0, busy: 0, notRun: 0, stopped: false });
   assert.equal(
     events.filter((e) => e.type === 'failed').map((e) => (e as { willRetry: boolean }).willRetry),
     [true, true, false],
@@ -61,7 +62,7 @@ test('done trial is skipped on rerun', async () => {
   const exp = experiment('sleep-ms: 0');
   await run('skip', exp, 0);
   const again = await run('skip', exp, 0);
-  assert.equal(again.summary, { done: 0, failed: 0, alreadyDone: 1, notRun: 0, stopped: false });
+  assert.equal(again.summary, { done: 0, failed: 0, alreadyDone: 1, busy: 0, notRun: 0, stopped: false });
 });
 
 test('output without JSON fails', async () => {
@@ -120,6 +121,34 @@ test('steps run in order with keyed metrics', async () => {
   });
   const bad = await run('steps-bad', steps('fail: true'), 0);
   assert.is(bad.record.outcome!.error, 'step b: exit code 3: fake failure requested (full output in log.txt)');
+});
+
+test('trial held by live process is skipped', async () => {
+  const exp = experiment('sleep-ms: 0', '', '');
+  const [trial] = planTrials(exp, {}, VERSIONS);
+  const dir = path.join(root, 'locked', 'trials', trial!.id);
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'running'), JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: 't0' }));
+  const { summary, events } = await run('locked', exp, 0);
+  assert.is(summary.busy, 1);
+  assert.is(summary.done, 0);
+  const skipped = events.find((e) => e.type === 'skipped') as { reason: string };
+  assert.is(skipped.reason, `running in another sweep process (pid ${process.pid} on ${os.hostname()} since t0); delete ${path.join(dir, 'running')} if that process is gone`);
+});
+
+test('stale lock is taken over', async () => {
+  const exp = experiment('sleep-ms: 0', '', '');
+  const [trial] = planTrials(exp, {}, VERSIONS);
+  const dir = path.join(root, 'stale', 'trials', trial!.id);
+  await mkdir(dir, { recursive: true });
+  const finished = await execa(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+  await writeFile(path.join(dir, 'running'), JSON.stringify({ pid: Number(finished.stdout), host: os.hostname(), startedAt: 't0' }));
+  const { summary } = await run('stale', exp, 0);
+  assert.is(summary.done, 1);
+  await access(path.join(dir, 'running')).then(
+    () => assert.unreachable('the lock is removed after the trial'),
+    () => undefined,
+  );
 });
 
 test('trial output parsing', () => {

@@ -110,11 +110,12 @@ async function writeReports(experiment: Experiment, planned: PlannedTrial[], out
   return { rows, summary, csv, plots };
 }
 
-function logEvent(event: SweepEvent, total: number): void {
-  const label = `[${event.trial.index + 1}/${total}] ${event.trial.id} ${describeParams(event.trial.params)}`;
+function logEvent(event: SweepEvent): void {
+  const label = `[${event.trial.index}] ${event.trial.id} ${describeParams(event.trial.params)}`;
   if (event.type === 'start') log(`${label}: start${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''} on worker ${event.worker}`);
   else if (event.type === 'done') log(`${label}: done in ${event.durationS.toFixed(1)} s`);
   else if (event.type === 'failed') warn(`${label}: failed: ${event.error}${event.willRetry ? '; retrying' : ''}`);
+  else if (event.type === 'skipped' && event.reason !== 'already done') warn(`${label}: skipped: ${event.reason}`);
 }
 
 /** Aborts on the first SIGINT/SIGTERM; a second SIGINT exits at once. */
@@ -179,7 +180,7 @@ async function runSweepCommand(args: SweepArgs): Promise<void> {
       versions,
       signal: controller.signal,
       onEvent: (event) => {
-        logEvent(event, allTrials.length);
+        logEvent(event);
         // Keep the CSV current after every finished trial, one write at a time.
         if (event.type === 'done' || (event.type === 'failed' && !event.willRetry)) {
           csvWrites = csvWrites.then(() => writeReports(experiment, allTrials, out, false).then(() => undefined)).catch((error: Error) => warn(`CSV update failed: ${error.message}`));
@@ -194,7 +195,8 @@ async function runSweepCommand(args: SweepArgs): Promise<void> {
   if (args.json) printJson({ out, run: summary, csv: reports.csv, plots: reports.plots, summary: reports.summary });
   else {
     printSummary(experiment, reports.summary);
-    printLine(`${summary.done} done, ${summary.alreadyDone} already done, ${summary.failed} failed, ${summary.notRun} not run; wrote ${reports.csv.results} and ${reports.csv.summary}`);
+    const busy = summary.busy > 0 ? `, ${summary.busy} running elsewhere` : '';
+    printLine(`${summary.done} done, ${summary.alreadyDone} already done, ${summary.failed} failed${busy}, ${summary.notRun} not run; wrote ${reports.csv.results} and ${reports.csv.summary}`);
   }
   if (summary.stopped) throw new InterruptedError(`stopped with ${summary.notRun} trials not run; rerun the same command to continue`);
   if (summary.failed > 0) throw new PartialFailureError(`${summary.failed} trials failed (see their log.txt under ${path.join(out, 'trials')}); rerun to retry them`);
