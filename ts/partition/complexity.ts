@@ -71,9 +71,9 @@ interface ResizeAxis {
 }
 
 /**
- * Builds OpenCV's INTER_LINEAR tables for a source length `n`. The horizontal pass clamps the
- * weights at the borders; the vertical pass keeps the fraction and only clamps the row indices,
- * so a border row is mixed with itself (OpenCV 4.x `resizeGeneric_`).
+ * Builds OpenCV's INTER_LINEAR tables for a source length `n` (OpenCV 4.x `resizeGeneric_`).
+ * The horizontal pass clamps the weights at the borders. The vertical pass keeps the fraction
+ * and only clamps the row indices, so a border row is mixed with itself.
  */
 function resizeAxis(n: number, clampWeights: boolean): ResizeAxis {
   const axis: ResizeAxis = {
@@ -161,7 +161,7 @@ const HEAP_LAYOUT = {
   firstFree: 20480,
 } as const;
 
-/** Smallest heap size asm.js accepts that holds `bytes`: a power of two from 64 KiB, then multiples of 16 MiB. */
+/** Smallest heap size asm.js accepts that fits `bytes`: a power of two from 64 KiB, then multiples of 16 MiB. */
 function asmHeapSize(bytes: number): number {
   const sixteenMiB = 1 << 24;
   if (bytes > sixteenMiB) return Math.ceil(bytes / sixteenMiB) * sixteenMiB;
@@ -172,7 +172,7 @@ function asmHeapSize(bytes: number): number {
 
 /**
  * Scores regions of one grey map. The per-pixel loops run in the asm.js kernel (kernel.js) on a
- * heap that holds the grey map, the resize tables and the work rows, so scoring a region
+ * heap that contains the grey map, the resize tables and the work rows, so scoring a region
  * allocates nothing after the first region of each size.
  */
 export class ComplexityScorer {

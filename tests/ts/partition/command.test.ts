@@ -93,7 +93,7 @@ test('a corrupt file is reported and the others are still partitioned', async ()
   assert.ok(run.stderr.includes('1 of 3 images failed'), run.stderr);
 });
 
-test('an image that cannot be tiled fails with a resize hint and works with --size', async () => {
+test('untileable size fails, --size fixes it', async () => {
   const wide = path.join(work, 'wide.png');
   const plain = await gpstoken('partition', wide, '--tokens', '8');
   assert.is(plain.exitCode, 1);

@@ -56,8 +56,8 @@ test('defaults match the published dataset', () => {
 
 test('flat image splits height first on ties', () => {
   const result = partitionImage(flatImage(256, 256), { tokens: 4 });
-  // Root square: equal half-scores, so the height is cut; the top half is split first (stable
-  // order) and the last split's halves stay appended at the end.
+  // The root square has equal half-scores, so its height is cut. The top half is split first
+  // because the order is stable, and the halves of the last split stay at the end.
   assert.equal(boxes(result.pixelRegions), [
     [0, 0, 127, 127],
     [128, 0, 255, 127],
