@@ -8,9 +8,11 @@
 import { createHash } from 'node:crypto';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
 import { stringify } from 'csv-stringify/sync';
 import { decodeImageFile } from '../image/decode.ts';
+import { resizeImage } from '../image/resize.ts';
+import type { RgbImage } from '../image/types.ts';
+import { writePng } from '../image/write.ts';
 import { UsageError } from '../cli/errors.ts';
 import { writeFileAtomic } from './fetch.ts';
 import { splitTsvLine } from './manifest.ts';
@@ -111,21 +113,28 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-/** Decodes, scales (Lanczos-3 through sharp) and writes the planned crops of one photo. */
+/** Copies the `size` x `size` square at (x, y) out of an RGB image. */
+export function cropImage(image: RgbImage, x: number, y: number, size: number): RgbImage {
+  const data = new Uint8Array(size * size * 3);
+  for (let row = 0; row < size; row += 1) {
+    const start = ((y + row) * image.width + x) * 3;
+    data.set(image.data.subarray(start, start + size * 3), row * size * 3);
+  }
+  return { width: size, height: size, data };
+}
+
+/**
+ * Decodes, scales and writes the planned crops of one photo. Scaling is Pillow 9.4's
+ * `Image.resize(..., LANCZOS)` (ts/image/resize.ts), so Python code can cut the same crops.
+ */
 async function writePlannedCrops(pool: string, out: string, plan: CropPlan, size: number): Promise<void> {
   const image = await decodeImageFile(path.join(pool, plan.photo.file));
   if (image.width !== plan.photo.width || image.height !== plan.photo.height) {
     throw new Error(`decoded as ${image.width}x${image.height}, the pool index says ${plan.photo.width}x${plan.photo.height}`);
   }
-  const raw = { raw: { width: image.width, height: image.height, channels: 3 as const } };
-  const scaled =
-    plan.scale === 1
-      ? Buffer.from(image.data.buffer, image.data.byteOffset, image.data.length)
-      : await sharp(image.data, raw).resize(plan.scaledWidth, plan.scaledHeight, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer();
-  const scaledRaw = { raw: { width: plan.scaledWidth, height: plan.scaledHeight, channels: 3 as const } };
+  const scaled = plan.scale === 1 ? image : resizeImage(image, plan.scaledWidth, plan.scaledHeight, 'lanczos');
   for (const [index, box] of plan.boxes.entries()) {
-    const png = await sharp(scaled, scaledRaw).extract({ left: box.x, top: box.y, width: size, height: size }).png().toBuffer();
-    await writeFileAtomic(path.join(out, cropFileName(plan, index)), png);
+    await writePng(path.join(out, cropFileName(plan, index)), cropImage(scaled, box.x, box.y, size));
   }
 }
 

@@ -27,6 +27,14 @@ export class TrialError extends Error {
 /** Seconds between SIGTERM and SIGKILL when a trial is stopped. */
 export const KILL_GRACE_S = 10;
 
+/** Process group ids of the trials running now, for an immediate exit. */
+const runningGroups = new Set<number>();
+
+/** Sends `signal` to every running trial's process group (a second Ctrl-C uses SIGKILL). */
+export function signalAllTrials(signal: NodeJS.Signals): void {
+  for (const pid of runningGroups) killGroup(pid, signal);
+}
+
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   if (pid === undefined) return;
   try {
@@ -72,6 +80,7 @@ export const runTrialProcess: TrialRunner = async (launch) => {
     stdin: 'ignore',
     stderr: { file: launch.logFile, append: true },
   });
+  if (child.pid !== undefined) runningGroups.add(child.pid);
   let stopped: string | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   const stop = (reason: string) => {
@@ -86,6 +95,7 @@ export const runTrialProcess: TrialRunner = async (launch) => {
   const timeout = launch.timeoutS > 0 ? setTimeout(() => stop(`timed out after ${launch.timeoutS} s`), launch.timeoutS * 1000) : undefined;
 
   const result = await child;
+  if (child.pid !== undefined) runningGroups.delete(child.pid);
   launch.signal.removeEventListener('abort', onAbort);
   clearTimeout(timeout);
   clearTimeout(killTimer);

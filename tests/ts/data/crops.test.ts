@@ -1,11 +1,13 @@
 import { copyFile, mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { REPO_ROOT } from '../../../ts/bridge/backend.ts';
-import { mulberry32, planCrops, writeCrops, type PoolPhoto } from '../../../ts/data/crops.ts';
+import { cropImage, mulberry32, planCrops, writeCrops, type PoolPhoto } from '../../../ts/data/crops.ts';
+import { decodeImageFile } from '../../../ts/image/decode.ts';
 
 const root = await mkdtemp(path.join(os.tmpdir(), 'gpstoken-crops-test-'));
 const pool = path.join(root, 'pool');
@@ -47,11 +49,33 @@ test('plan downscales large photo', () => {
   assert.not.equal(planCrops(photo, 256, 5, 1, 2)!.boxes, plan.boxes);
 });
 
+test('crop copies the square', () => {
+  const image = { width: 3, height: 2, data: Uint8Array.from({ length: 18 }, (_, i) => i) };
+  assert.equal(Array.from(cropImage(image, 1, 0, 2).data), [3, 4, 5, 6, 7, 8, 12, 13, 14, 15, 16, 17]);
+});
+
 test('plan keeps small photo scale', () => {
   const plan = planCrops({ ...photo, width: 300, height: 280 }, 256, 2, 0, 2)!;
   assert.is(plan.scale, 1);
   assert.is(plan.scaledWidth, 300);
   assert.is(planCrops({ ...photo, width: 300, height: 200 }, 256, 2, 0), undefined);
+});
+
+test('crop pixels match Pillow resize and crop', async () => {
+  const out = path.join(root, 'pillow');
+  await writeCrops({ pool, out, size: 64, perPhoto: 1, seed: 5, splits: ['train'], shortSideMultiple: 2 });
+  const [, row] = (await readFile(path.join(out, 'crops.tsv'), 'utf8')).trim().split('\n');
+  const [, , , , , , , x, y] = row!.split('\t');
+  const script = [
+    'import sys',
+    'from PIL import Image',
+    'x, y = int(sys.argv[2]), int(sys.argv[3])',
+    'image = Image.open(sys.argv[1]).convert("RGB").resize((128, 128), Image.LANCZOS)',
+    'sys.stdout.buffer.write(image.crop((x, y, x + 64, y + 64)).tobytes())',
+  ].join('\n');
+  const python = await execa('/usr/bin/python3', ['-c', script, path.join(pool, 'train', 'city.jpg'), x!, y!], { encoding: 'buffer' });
+  const crop = await decodeImageFile(path.join(out, 'train', 'city__0.png'));
+  assert.is(Buffer.compare(Buffer.from(crop.data), Buffer.from(python.stdout)), 0);
 });
 
 test('crops written with manifest and resumed', async () => {

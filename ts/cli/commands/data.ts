@@ -117,7 +117,7 @@ const cropsCommand: CommandModule<object, CropsArgs> = {
       .option('short-side', {
         type: 'number',
         default: DEFAULT_CROP_MULTIPLE,
-        describe: 'Photos whose shorter side exceeds this multiple of --size are first downscaled to it (Lanczos-3)',
+        describe: 'Photos whose shorter side exceeds this multiple of --size are first downscaled to it (Pillow Lanczos)',
       }) as unknown as Argv<CropsArgs>,
   handler: runCrops,
 };

@@ -11,6 +11,7 @@ import { readExperiment, type Experiment, type Scalar } from '../../sweep/experi
 import { parseShard, planTrials, type PlannedTrial } from '../../sweep/plan.ts';
 import { collectRows, paramColumns, summarize, type SummaryRow } from '../../sweep/results.ts';
 import { expandTrialDir, missingInputs, runSweep, type SweepEvent } from '../../sweep/run.ts';
+import { signalAllTrials } from '../../sweep/runner.ts';
 import { readTrial, trialDir } from '../../sweep/trials.ts';
 import { collectVersions, type Versions } from '../../sweep/versions.ts';
 import { InterruptedError, PartialFailureError, UsageError } from '../errors.ts';
@@ -118,11 +119,14 @@ function logEvent(event: SweepEvent): void {
   else if (event.type === 'skipped' && event.reason !== 'already done') warn(`${label}: skipped: ${event.reason}`);
 }
 
-/** Aborts on the first SIGINT/SIGTERM; a second SIGINT exits at once. */
+/** Aborts on the first SIGINT/SIGTERM; a second SIGINT kills the trials and exits at once. */
 function installStopHandlers(controller: AbortController): () => void {
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) {
-      if (signal === 'SIGINT') process.exit(130);
+      if (signal === 'SIGINT') {
+        signalAllTrials('SIGKILL');
+        process.exit(130);
+      }
       return;
     }
     warn(`${signal}: starting no new trials, stopping running ones (SIGTERM to their process groups); press Ctrl-C again to exit at once`);
