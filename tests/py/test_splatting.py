@@ -1,4 +1,5 @@
 """Splatting renderer: golden parity of every implementation, gradients, edge cases, dispatch."""
+import json
 import os
 import warnings
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 from py_kernels import splatting
-from py_kernels.safetensors_io import load_numpy
+from py_kernels.safetensors_io import load_numpy, read_metadata
 from py_kernels.splatting import cpp as cpp_module
 from py_kernels.splatting import tiled as tiled_module
 
@@ -83,6 +84,18 @@ def test_golden_parity(golden, name, support):
     assert relative_error(rendered, expected) < TOLERANCE
     for label, grad in zip(("sigmas", "coords", "colors"), grads):
         assert relative_error(grad[0], golden[f"grad_{label}_d{support}"]) < TOLERANCE, label
+
+
+@pytest.mark.parametrize("name", splatting.IMPLEMENTATIONS)
+def test_tiny_model_render_parity(golden_dir, name):
+    # The published tiny model's encoder tokens [2, 16, 4 + 5] splatted on its 16x16 map.
+    tensors, _ = load_numpy(os.path.join(golden_dir, "model", "tiny_io.safetensors"))
+    config = json.loads(read_metadata(os.path.join(golden_dir, "model", "tiny_weights.safetensors"))["gpsconfig"])
+    tokens = torch.from_numpy(tensors["tokens"])
+    height, width = config["gps_rs"]
+    rendered = render_with(name, tokens[..., :3], tokens[..., 3:5], tokens[..., 5:], height, width,
+                           float(config["gps_dmax"]))
+    assert relative_error(rendered, torch.from_numpy(tensors["rendered"])) < TOLERANCE
 
 
 @pytest.mark.parametrize("name", ["torch", "cpp"])
