@@ -1,38 +1,47 @@
-// `--focus x0,y0,x1,y1[,value]`: spend more tokens inside a box of the preprocessed image.
+// `--focus x0,y0,x1,y1[:value]` (repeatable) and `--focus-mask FILE` for `gpstoken reconstruct`:
+// the same syntax and bias rule as `gpstoken partition`, so a layout seen with the partition
+// command is the layout the model gets.
 import { UsageError } from '../cli/errors.ts';
+import { loadGreyMask } from '../image/mask.ts';
+import type { RgbImage } from '../image/types.ts';
+import { FocusSpecError, buildFocusBias, checkFocusBox, parseFocusBox, type FocusBox } from '../partition/focus.ts';
 
-/** Bias added per pixel inside the box when the flag gives no value. */
-export const DEFAULT_FOCUS_VALUE = 100;
-
-export interface FocusBox {
-  /** Half-open pixel box [x0, x1) x [y0, y1) in the preprocessed image. */
-  box: [number, number, number, number];
-  value: number;
+export interface FocusOptions {
+  /** Parsed boxes with the text the user typed, for error messages. */
+  boxes: { raw: string; box: FocusBox }[];
+  /** Grey image scaled to a per-pixel bias (0..255 maps to 0..1 times the default value). */
+  mask?: string;
 }
 
-export function parseFocus(raw: string): FocusBox {
-  const parts = raw.split(',').map((part) => Number(part.trim()));
-  const valid = (parts.length === 4 || parts.length === 5) && parts.every(Number.isFinite);
-  const [x0, y0, x1, y1, value = DEFAULT_FOCUS_VALUE] = parts as [number, number, number, number, number?];
-  if (!valid || ![x0, y0, x1, y1].every(Number.isInteger) || x1 <= x0 || y1 <= y0 || x0 < 0 || y0 < 0) {
-    throw new UsageError(
-      `--focus ${raw}: expected x0,y0,x1,y1[,value] with integer pixel bounds, x0 < x1 and y0 < y1 ` +
-        `(a half-open box in the preprocessed image; value defaults to ${DEFAULT_FOCUS_VALUE})`,
-    );
-  }
-  return { box: [x0, y0, x1, y1], value };
+/** Parses every `--focus` value; a malformed one is a UsageError naming the flag and value. */
+export function parseFocusOptions(raws: readonly string[], mask?: string): FocusOptions {
+  const boxes = raws.map((raw) => {
+    try {
+      return { raw, box: parseFocusBox(raw) };
+    } catch (error) {
+      if (error instanceof FocusSpecError) throw new UsageError(error.message, { cause: error });
+      throw error;
+    }
+  });
+  return mask === undefined ? { boxes } : { boxes, mask };
 }
 
-/**
- * Builds the partition's per-pixel bias map [height, width]: `value` inside the box, 0 elsewhere.
- * A region's score gains the sum over its pixels, so the partition splits the box more finely.
- */
-export function focusBias(focus: FocusBox, width: number, height: number): Float32Array {
-  const [x0, y0, x1, y1] = focus.box;
-  if (x1 > width || y1 > height) {
-    throw new UsageError(`--focus box ${focus.box.join(',')} leaves the ${width}x${height} preprocessed image`);
+/** Builds the partition bias map of one preprocessed image, or undefined when nothing is focused. */
+export async function focusBiasFor(image: RgbImage, focus: FocusOptions, weight: number): Promise<Float32Array | undefined> {
+  if (focus.boxes.length === 0 && focus.mask === undefined) return undefined;
+  for (const { raw, box } of focus.boxes) {
+    try {
+      checkFocusBox(box, image.width, image.height, raw);
+    } catch (error) {
+      if (error instanceof FocusSpecError) throw new UsageError(error.message, { cause: error });
+      throw error;
+    }
   }
-  const bias = new Float32Array(width * height);
-  for (let y = y0; y < y1; y++) bias.fill(focus.value, y * width + x0, y * width + x1);
-  return bias;
+  const mask = focus.mask === undefined ? undefined : await loadGreyMask(focus.mask, image.width, image.height);
+  return buildFocusBias(
+    image,
+    focus.boxes.map(({ box }) => box),
+    mask,
+    weight,
+  );
 }

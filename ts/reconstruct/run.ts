@@ -12,7 +12,7 @@ import { decodeImageFile } from '../image/decode.ts';
 import { preprocessImage } from '../image/preprocess.ts';
 import { DEFAULT_MINHW, DEFAULT_WEIGHT, PATCH_SIZE, partitionImage } from '../partition/partition.ts';
 import { writeSafetensors } from '../util/safetensors.ts';
-import { focusBias, type FocusBox } from './focus.ts';
+import { focusBiasFor, type FocusOptions } from './focus.ts';
 import { listInputs, type InputImage } from './inputs.ts';
 
 export interface ReconstructOptions {
@@ -25,7 +25,7 @@ export interface ReconstructOptions {
   tokens?: number;
   weight: number;
   minhw: number;
-  focus?: FocusBox;
+  focus: FocusOptions;
   batch: number;
   device: string;
   saveTokens: boolean;
@@ -189,7 +189,7 @@ async function prepareAll(chunk: InputImage[], options: ReconstructOptions, toke
       stage = 'preprocess';
       const image = preprocessImage(decoded, options.size);
       stage = 'partition';
-      const bias = options.focus ? focusBias(options.focus, image.width, image.height) : undefined;
+      const bias = await focusBiasFor(image, options.focus, options.weight);
       const layout = partitionImage(image, { tokens, weight: options.weight, minhw: options.minhw, bias });
       prepared.push({ input, pixels: image.data, gpscodes: layout.gpscodes, regions: layout.regions });
     } catch (error) {

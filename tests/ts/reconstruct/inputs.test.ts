@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { UsageError } from '../../../ts/cli/errors.ts';
-import { focusBias, parseFocus } from '../../../ts/reconstruct/focus.ts';
+import { focusBiasFor, parseFocusOptions } from '../../../ts/reconstruct/focus.ts';
 import { listInputs } from '../../../ts/reconstruct/inputs.ts';
 import { outputPaths } from '../../../ts/reconstruct/run.ts';
 
@@ -60,28 +60,48 @@ test('output paths follow the published layout', () => {
   assert.is(outputPaths('/o', { file: '/d/x.jpg', name: 'x.png' }, false).tokens, null);
 });
 
-const FOCUS_CASES: [string, { box: number[]; value: number } | string][] = [
-  ['10,20,30,40', { box: [10, 20, 30, 40], value: 100 }],
-  ['0,0,256,256,5.5', { box: [0, 0, 256, 256], value: 5.5 }],
-  ['10,20,10,40', 'x0 < x1'],
-  ['1,2,3', 'expected x0,y0,x1,y1[,value]'],
-  ['1.5,2,3,4', 'integer pixel bounds'],
+const FOCUS_CASES: [string[], number[] | string][] = [
+  [['10,20,30,40:5'], [10, 20, 30, 40, 5]],
+  [['0,0,4,3:2.5'], [0, 0, 4, 3, 2.5]],
+  [['10,20,10,40'], 'x0 (10) must be less than x1 (10)'],
+  [['1,2,3'], 'expected x0,y0,x1,y1 or x0,y0,x1,y1:value'],
+  [['1.5,2,3,4'], 'expected x0,y0,x1,y1 or x0,y0,x1,y1:value'],
 ];
 
-for (const [raw, expected] of FOCUS_CASES) {
-  test(`--focus ${raw}`, () => {
+for (const [raws, expected] of FOCUS_CASES) {
+  test(`--focus ${raws.join(' ')}`, () => {
     if (typeof expected === 'string') {
-      assert.throws(() => parseFocus(raw), (error: Error) => error instanceof UsageError && error.message.includes(expected));
+      assert.throws(
+        () => parseFocusOptions(raws),
+        (error: Error) => error instanceof UsageError && error.message.includes(expected),
+      );
     } else {
-      assert.equal(parseFocus(raw), expected);
+      const [x0, y0, x1, y1, value] = expected;
+      assert.equal(parseFocusOptions(raws).boxes[0]!.box, { x0, y0, x1, y1, value });
     }
   });
 }
 
-test('the focus bias is the value inside the half-open box', () => {
-  const bias = focusBias({ box: [1, 0, 3, 2], value: 7 }, 4, 3);
-  assert.equal(Array.from(bias), [0, 7, 7, 0, 0, 7, 7, 0, 0, 0, 0, 0]);
-  assert.throws(() => focusBias({ box: [0, 0, 5, 1], value: 1 }, 4, 3), /leaves the 4x3 preprocessed image/);
+test('focus bias adds the value inside the half-open box', async () => {
+  const image = { width: 4, height: 3, data: new Uint8Array(36) };
+  const bias = await focusBiasFor(image, parseFocusOptions(['1,0,3,2:7']), 2.5);
+  assert.equal(Array.from(bias!), [0, 7, 7, 0, 0, 7, 7, 0, 0, 0, 0, 0]);
+});
+
+test('focus box outside the image is a usage error', async () => {
+  const image = { width: 4, height: 3, data: new Uint8Array(36) };
+  try {
+    await focusBiasFor(image, parseFocusOptions(['0,0,5,1:1']), 2.5);
+    assert.unreachable('the box leaves the image');
+  } catch (error) {
+    assert.instance(error, UsageError);
+    assert.match((error as Error).message, /is outside the 4x3 image/);
+  }
+});
+
+test('no focus gives no bias', async () => {
+  const image = { width: 4, height: 3, data: new Uint8Array(36) };
+  assert.is(await focusBiasFor(image, parseFocusOptions([]), 2.5), undefined);
 });
 
 test.run();

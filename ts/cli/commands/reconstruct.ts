@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { PartialFailureError, UsageError } from '../errors.ts';
 import { printJson, printLine } from '../output.ts';
-import { parseFocus } from '../../reconstruct/focus.ts';
+import { parseFocusOptions } from '../../reconstruct/focus.ts';
 import { RECONSTRUCT_DEFAULTS, runReconstruct, type ReconstructSummary } from '../../reconstruct/run.ts';
 
 interface Args {
@@ -16,7 +16,8 @@ interface Args {
   tokens?: number;
   weight: number;
   minhw: number;
-  focus?: string;
+  focus?: string[];
+  'focus-mask'?: string;
   batch: number;
   device: string;
   'save-tokens': boolean;
@@ -56,7 +57,12 @@ export const reconstructCommand: CommandModule<object, Args> = {
       .option('tokens', { type: 'number', describe: 'Tokens per 256x256 tile [default: the config gps_num]' })
       .option('weight', { type: 'number', default: RECONSTRUCT_DEFAULTS.weight, describe: 'Entropy exponent of the partition complexity' })
       .option('minhw', { type: 'number', default: RECONSTRUCT_DEFAULTS.minhw, describe: 'Regions at most this many pixels on both sides are not split' })
-      .option('focus', { type: 'string', describe: 'x0,y0,x1,y1[,value]: bias the partition towards a pixel box of the preprocessed image' })
+      .option('focus', {
+        type: 'string',
+        array: true,
+        describe: 'x0,y0,x1,y1[:value] (repeatable): spend more tokens in a half-open pixel box of the preprocessed image, as in `gpstoken partition`',
+      })
+      .option('focus-mask', { type: 'string', describe: 'Grey image whose values (0..255 -> 0..1) times the default focus value bias each pixel' })
       .option('batch', { type: 'number', default: RECONSTRUCT_DEFAULTS.batch, describe: 'Images per model call' })
       .option('device', { type: 'string', default: RECONSTRUCT_DEFAULTS.device, choices: ['cpu', 'cuda'], describe: 'Torch device' })
       .option('save-tokens', { type: 'boolean', default: false, describe: 'Also write tokens/<name>.safetensors (refined Gaussians and textures)' })
@@ -76,7 +82,7 @@ export const reconstructCommand: CommandModule<object, Args> = {
       tokens: args.tokens,
       weight: args.weight,
       minhw: args.minhw,
-      focus: args.focus === undefined ? undefined : parseFocus(args.focus),
+      focus: parseFocusOptions(args.focus ?? [], args['focus-mask']),
       batch: args.batch,
       device: args.device,
       saveTokens: args['save-tokens'],
