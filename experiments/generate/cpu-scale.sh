@@ -16,8 +16,8 @@ gpstoken="node bin/gpstoken.js"
 mkdir -p "$work" results/generation
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
-# Real images as the tokenizer saw them: 64x64, shorter side scaled, centre crop; two halves
-# of them give the SWD noise floor of two real sets of 24.
+# Real images as the tokenizer saw them: 64x64, shorter side scaled, centre crop. Two halves
+# of them (24 images each) give the SWD noise floor between two real sets.
 node --import tsx -e "
 const { mkdir, readdir } = await import('node:fs/promises');
 const { decodeImageFile } = await import('./ts/image/decode.ts');
@@ -54,6 +54,24 @@ row bank "$work/real" "$work/gen-bank"
 row generator "$work/real" "$work/gen-model"
 row real-half "$work/real-a" "$work/real-b"
 
+# Layout statistics: bank versus 96 layouts from the layout generator. Coverage is the summed
+# region area 2.25 sigma_x sigma_y per layout, in units of the [-1, 1]^2 image.
+python=$(scripts/find-python.sh)
+OMP_NUM_THREADS=1 "$python" -c "
+import torch
+from py_kernels.layout import load_bank
+from py_kernels.layout.generator import load_layout_generator
+bank = torch.from_numpy(load_bank('$work/bank.safetensors').layouts)
+model = load_layout_generator('$work/layout/layout-generator.safetensors')
+generated = model.sample([0] * 96, torch.Generator().manual_seed(0))
+print('layouts,count,' + ','.join(f'{s}_{c}' for s in ('mean', 'std') for c in ('sigma_x', 'sigma_y', 'rho', 'x', 'y')) + ',coverage')
+for name, layouts in (('bank', bank), ('generator', generated)):
+    flat = layouts.reshape(-1, 5)
+    coverage = float((2.25 * layouts[..., 0] * layouts[..., 1]).sum(1).mean())
+    values = [*flat.mean(0).tolist(), *flat.std(0).tolist(), coverage]
+    print(f'{name},{len(layouts)},' + ','.join(f'{v:.4f}' for v in values))
+" > results/generation/layout_stats.csv
+
 # Sample grid: first 8 images of each source, one row per source (real, bank, generator).
 node --import tsx -e "
 const { decodeImageFile } = await import('./ts/image/decode.ts');
@@ -63,4 +81,4 @@ const images = [];
 for (const dir of ['real', 'gen-bank', 'gen-model'])
   for (let i = 0; i < 8; i += 1) images.push(await decodeImageFile('$work/' + dir + '/' + String(i).padStart(6, '0') + '.png'));
 await writePng('results/generation/samples.png', imageGrid(images, 8));"
-cat results/generation/swd.csv
+cat results/generation/swd.csv results/generation/layout_stats.csv
