@@ -2,8 +2,8 @@
 // crop came from: photo, scale, box in the scaled photo and in the original.
 //
 // Positions are a pure function of (seed, photo file, photo size, crop size, count), so the
-// test crops are the same on every machine, and a trainer that wants fresh training crops
-// each epoch runs `gpstoken data crops --split train --seed <epoch>` (or calls `planCrops`)
+// test crops are the same on every machine. A trainer that wants fresh training crops each
+// epoch runs `gpstoken data crops --split train --seed <epoch>` (or calls `planCrops`)
 // instead of reusing one set.
 import { createHash } from 'node:crypto';
 import { access, mkdir, readFile } from 'node:fs/promises';
@@ -130,7 +130,7 @@ export function cropImage(image: RgbImage, x: number, y: number, size: number): 
 async function writePlannedCrops(pool: string, out: string, plan: CropPlan, size: number): Promise<void> {
   const image = await decodeImageFile(path.join(pool, plan.photo.file));
   if (image.width !== plan.photo.width || image.height !== plan.photo.height) {
-    throw new Error(`decoded as ${image.width}x${image.height}, the pool index says ${plan.photo.width}x${plan.photo.height}`);
+    throw new Error(`size mismatch: decoded as ${image.width}x${image.height}, index.tsv lists ${plan.photo.width}x${plan.photo.height}; run \`gpstoken data fetch\` again`);
   }
   const scaled = plan.scale === 1 ? image : resizeImage(image, plan.scaledWidth, plan.scaledHeight, 'lanczos');
   for (const [index, box] of plan.boxes.entries()) {
