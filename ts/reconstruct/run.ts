@@ -21,7 +21,8 @@ export interface ReconstructOptions {
   randomInit: boolean;
   data: string;
   out: string;
-  size: number;
+  /** Preprocessed side; the model's resolution when undefined. */
+  size?: number;
   tokens?: number;
   weight: number;
   minhw: number;
@@ -33,7 +34,7 @@ export interface ReconstructOptions {
   seed: number;
 }
 
-export const RECONSTRUCT_DEFAULTS = { size: 256, batch: 8, device: 'cpu', weight: DEFAULT_WEIGHT, minhw: DEFAULT_MINHW };
+export const RECONSTRUCT_DEFAULTS = { batch: 8, device: 'cpu', weight: DEFAULT_WEIGHT, minhw: DEFAULT_MINHW };
 
 export interface Failure {
   image: string;
@@ -88,6 +89,7 @@ export async function runReconstruct(options: ReconstructOptions): Promise<Recon
   const inputs = await listInputs(options.data);
   await mkdir(options.out, { recursive: true });
   const model = await loadModel(options);
+  options = { ...options, size: checkSize(options, model.tile_size) };
   const tokens = options.tokens ?? model.config.gpsconfig.gps_num;
   const record = await writeRunRecord(options, model, tokens);
 
@@ -135,7 +137,7 @@ async function loadModel(options: ReconstructOptions): Promise<ModelInfo> {
   }
   try {
     const info = await callBackend<ModelInfo>('reconstruct:load_model', modelArgs(options), { timeoutMs: 10 * 60_000 });
-    if (info.tile_size !== PATCH_SIZE) {
+    if (info.tile_size > PATCH_SIZE) {
       throw new UsageError(`--config ${options.config}: the model decodes ${info.tile_size}x${info.tile_size} tiles; the partition tiles at ${PATCH_SIZE}`);
     }
     return info;
@@ -146,6 +148,21 @@ async function loadModel(options: ReconstructOptions): Promise<ModelInfo> {
     }
     throw error;
   }
+}
+
+/**
+ * Returns the preprocessed side: the model's own resolution when --size is not given. A model
+ * trained below 256x256 (the CPU configs) takes one tile of its own size; a 256 model also takes
+ * multiples of 256, tiled as the published code does.
+ */
+function checkSize(options: ReconstructOptions, tileSize: number): number {
+  const size = options.size ?? tileSize;
+  const tiled = tileSize === PATCH_SIZE && size % PATCH_SIZE === 0;
+  if (size !== tileSize && !tiled) {
+    const allowed = tileSize === PATCH_SIZE ? `${PATCH_SIZE}, 512, 1024 or another multiple of ${PATCH_SIZE}` : `${tileSize}`;
+    throw new UsageError(`--size ${size}: the model in ${options.config} decodes ${tileSize}x${tileSize} images; use --size ${allowed}`);
+  }
+  return size;
 }
 
 function pythonMessage(message: string): string {
@@ -187,7 +204,7 @@ async function prepareAll(chunk: InputImage[], options: ReconstructOptions, toke
     try {
       const decoded = await decodeImageFile(input.file);
       stage = 'preprocess';
-      const image = preprocessImage(decoded, options.size);
+      const image = preprocessImage(decoded, options.size as number);
       stage = 'partition';
       const bias = await focusBiasFor(image, options.focus, options.weight);
       const layout = partitionImage(image, { tokens, weight: options.weight, minhw: options.minhw, bias });
@@ -218,7 +235,7 @@ async function reconstructPrepared(prepared: Prepared[], options: ReconstructOpt
 }
 
 async function callModel(prepared: Prepared[], options: ReconstructOptions, scratch: string): Promise<void> {
-  const side = options.size;
+  const side = options.size as number;
   const count = prepared[0]!.gpscodes.length / 5;
   const batchFile = path.join(scratch, `batch-${process.pid}.safetensors`);
   await writeSafetensors(batchFile, {

@@ -12,7 +12,7 @@ interface Args {
   'random-init': boolean;
   data: string;
   out: string;
-  size: number;
+  size?: number;
   tokens?: number;
   weight: number;
   minhw: number;
@@ -53,7 +53,7 @@ export const reconstructCommand: CommandModule<object, Args> = {
       .option('random-init', { type: 'boolean', default: false, describe: 'Use random weights (tests, demos); allowed without --weights' })
       .option('data', { type: 'string', demandOption: true, describe: 'Folder of images, or a text file with one image path per line' })
       .option('out', { type: 'string', demandOption: true, describe: 'Output folder (imgs/, gt/, tokens/, failures.csv, reconstruct.json)' })
-      .option('size', { type: 'number', default: RECONSTRUCT_DEFAULTS.size, choices: [256, 512, 1024], describe: 'Preprocessed side (shorter side scaled, centre crop); 512 and 1024 are tiled into 256x256' })
+      .option('size', { type: 'number', describe: 'Preprocessed side in pixels (shorter side scaled, centre crop) [default: the model resolution]; for 256x256 models, 512 and 1024 are tiled into 256x256' })
       .option('tokens', { type: 'number', describe: 'Tokens per 256x256 tile [default: the config gps_num]' })
       .option('weight', { type: 'number', default: RECONSTRUCT_DEFAULTS.weight, describe: 'Entropy exponent of the partition complexity' })
       .option('minhw', { type: 'number', default: RECONSTRUCT_DEFAULTS.minhw, describe: 'Regions at most this many pixels on both sides are not split' })
@@ -71,6 +71,7 @@ export const reconstructCommand: CommandModule<object, Args> = {
   handler: async (args) => {
     positiveInteger('tokens', args.tokens);
     positiveInteger('batch', args.batch);
+    positiveInteger('size', args.size);
     if (!Number.isInteger(args.minhw) || args.minhw < 0) throw new UsageError(`--minhw must be a non-negative integer, got ${args.minhw}`);
     const summary = await runReconstruct({
       config: args.config,
