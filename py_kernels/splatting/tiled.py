@@ -214,7 +214,7 @@ def render_tiles_backward(plan, sigmas, coords, colors, grad_output, support):
         contributions = torch.cat([grad_colors, pixel_sums], dim=-1) * valid[..., None]
         sums.index_add_(0, owners.reshape(-1), contributions.reshape(-1, channels + 6))
 
-    return closed_form_gradients(sums.reshape(batch, count, -1), sigmas, channels)
+    return closed_form_gradients(sums.reshape(batch, count, channels + 6), sigmas, channels)
 
 
 def closed_form_gradients(sums, sigmas, channels):

@@ -177,6 +177,15 @@ def test_nan_gaussian_draws_nothing(name):
 
 
 @pytest.mark.parametrize("name", splatting.IMPLEMENTATIONS)
+def test_no_gaussians_render_zeros(name):
+    inputs = [torch.zeros(2, 0, k, requires_grad=True) for k in (3, 2, 4)]
+    rendered = render_with(name, *inputs, 5, 6)
+    rendered.sum().backward()
+    assert torch.equal(rendered, torch.zeros(2, 4, 5, 6))
+    assert [tuple(t.grad.shape) for t in inputs] == [(2, 0, 3), (2, 0, 2), (2, 0, 4)]
+
+
+@pytest.mark.parametrize("name", splatting.IMPLEMENTATIONS)
 def test_single_gaussian_values(name):
     sigmas = torch.tensor([[[0.5, 0.25, 0.0]]])
     coords = torch.tensor([[[0.0, 0.0]]])
