@@ -32,7 +32,7 @@ def resolve_implementation(device, implementation=None):
     source = "the implementation argument"
     if implementation is None:
         implementation = os.environ.get(ENVIRONMENT_VARIABLE) or None
-        source = f"{ENVIRONMENT_VARIABLE}"
+        source = ENVIRONMENT_VARIABLE
     if implementation is None or implementation == "auto":
         if torch.device(device).type == "cpu" and load_extension() is not None:
             return "cpp"
