@@ -169,7 +169,3 @@ def rng_state_of(tensors, rank: int) -> Optional[Dict[str, np.ndarray]]:
     state = {k[len(prefix):]: v.numpy() for k, v in tensors.items() if k.startswith(prefix)}
     return state or None
 
-
-def export_weights(path: str, state_dict, metadata: Dict[str, str]) -> None:
-    """Write a plain model file (state dict + tokenizer config) that inference code loads."""
-    safetensors_io.save(path, dict(state_dict), metadata)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from py_kernels.checkpoints import save_checkpoint as save_tokenizer
 from py_kernels.train import checkpoint as ckpt
 from py_kernels.train.config import TrainConfig
 from py_kernels.train.data import ShardedBatches, eval_batches, read_samples, read_shard
@@ -309,10 +310,10 @@ def run_training(config: TrainConfig, options: RunOptions, ctx: DistContext,
     final_eval = run_eval()
     if main:
         if step > 0:
-            metadata = {**config.model.to_metadata(), "train_step": str(step), "train_config": config.to_json(),
-                        "versions": json.dumps(ckpt.versions())}
-            ckpt.export_weights(os.path.join(options.run_dir, "model.safetensors"), model.state_dict(), metadata)
-            ckpt.export_weights(os.path.join(options.run_dir, "model_ema.safetensors"), ema.state_dict(), metadata)
+            extra = {"train_step": step, "train_config": config.to_json(), "init": options.init,
+                     "refine": json.dumps(options.refine)}
+            save_tokenizer(model, os.path.join(options.run_dir, "model.safetensors"), config.model, extra)
+            save_tokenizer(ema.model, os.path.join(options.run_dir, "model_ema.safetensors"), config.model, extra)
         if eval_samples is None:
             write_metrics()
         if stopped:
