@@ -7,6 +7,7 @@
 // A float32 sum or product evaluated in float64 and then rounded equals the float32 operation
 // (53 >= 2 * 24 + 2 bits, so double rounding cannot change the result).
 import type { RgbImage } from '../image/types.ts';
+import { readFileSync } from 'node:fs';
 import { PartitionKernel, type PartitionKernelExports } from './kernel.js';
 
 /** Side of the square every region is resized to before its gradients are measured. */
@@ -146,7 +147,96 @@ export function pairwiseSum(values: Float64Array, start: number, n: number): num
   return pairwiseSum(values, start, half) + pairwiseSum(values, start + half, n - half);
 }
 
-/** Byte offsets of the fixed parts of the kernel heap; kernel.js documents the whole layout. */
+/** Pixels of a resized region, the histogram total when no magnitude falls outside the range. */
+const RESIZED_PIXELS = SIDE * SIDE;
+
+let fullTerms: Float64Array | undefined;
+
+/**
+ * `p * log2(p + 1e-10)` with `p = count / (4096 + 1e-5)` for every count 0..4096 (0 for an
+ * empty bin): the entropy terms of a histogram with the usual total, computed once per process
+ * with the same float64 steps as the direct formula, so a lookup gives the same bits.
+ */
+function fullHistogramTerms(): Float64Array {
+  if (fullTerms) return fullTerms;
+  const table = new Float64Array(RESIZED_PIXELS + 1);
+  const denominator = RESIZED_PIXELS + 1e-5;
+  for (let count = 1; count <= RESIZED_PIXELS; count += 1) {
+    const p = count / denominator;
+    table[count] = p * Math.log2(p + 1e-10);
+  }
+  fullTerms = table;
+  return table;
+}
+
+/**
+ * Entropy in bits of the 512-bin histogram at `counts[offset ..]`: `-sum(p * log2(p + 1e-10))`
+ * with `p = count / (total + 1e-5)`, summed in numpy's pairwise order.
+ */
+function histogramEntropy(counts: Int32Array, offset: number, terms: Float64Array): number {
+  let total = 0;
+  for (let i = 0; i < HISTOGRAM_BINS; i += 1) total += counts[offset + i]!;
+  if (total === RESIZED_PIXELS) {
+    const table = fullHistogramTerms();
+    for (let i = 0; i < HISTOGRAM_BINS; i += 1) terms[i] = table[counts[offset + i]!]!;
+  } else {
+    const denominator = total + 1e-5;
+    for (let i = 0; i < HISTOGRAM_BINS; i += 1) {
+      const count = counts[offset + i]!;
+      const p = count / denominator;
+      terms[i] = count === 0 ? 0 : p * Math.log2(p + 1e-10);
+    }
+  }
+  return -(0 + pairwiseSum(terms, 0, HISTOGRAM_BINS));
+}
+
+/** Which implementation runs the per-pixel loops; both give the same bits. */
+export type ComplexityKernel = 'wasm' | 'asmjs';
+
+/** Environment variable that forces a kernel, e.g. to rule the WebAssembly one out. */
+export const KERNEL_ENV = 'GPSTOKEN_PARTITION_KERNEL';
+
+let wasmModule: WebAssembly.Module | undefined;
+let wasmFailure: Error | undefined;
+
+/** The compiled SIMD kernel, or undefined (with the reason in `wasmFailure`) where it cannot load. */
+function loadWasmKernel(): WebAssembly.Module | undefined {
+  if (wasmModule || wasmFailure) return wasmModule;
+  try {
+    wasmModule = new WebAssembly.Module(readFileSync(new URL('./wasm/kernel.wasm', import.meta.url)));
+  } catch (error) {
+    wasmFailure = new Error(`the WebAssembly partition kernel did not load (${(error as Error).message}); using the asm.js kernel`, { cause: error });
+  }
+  return wasmModule;
+}
+
+/**
+ * The kernel a scorer uses by default: `GPSTOKEN_PARTITION_KERNEL` when set to `wasm` or
+ * `asmjs`, otherwise the WebAssembly SIMD kernel where this Node can load it, else asm.js.
+ */
+export function defaultComplexityKernel(): ComplexityKernel {
+  const forced = process.env[KERNEL_ENV];
+  if (forced !== undefined && forced !== '') {
+    if (forced !== 'wasm' && forced !== 'asmjs') {
+      throw new RangeError(`${KERNEL_ENV} must be "wasm" or "asmjs", got "${forced}"; unset it to pick automatically`);
+    }
+    return forced;
+  }
+  return loadWasmKernel() ? 'wasm' : 'asmjs';
+}
+
+/** Why the WebAssembly kernel is not available, or undefined when it is. */
+export function wasmKernelFailure(): Error | undefined {
+  loadWasmKernel();
+  return wasmFailure;
+}
+
+/** Entropy of one region, given its top-left pixel and size; the engines below implement it. */
+interface RegionEngine {
+  entropy(x0: number, y0: number, w: number, h: number): number;
+}
+
+/** Byte offsets of the fixed parts of the asm.js kernel heap; kernel.js documents the whole layout. */
 const HEAP_LAYOUT = {
   counts: 0,
   xIndex0: 2048,
@@ -170,14 +260,25 @@ function asmHeapSize(bytes: number): number {
   return size;
 }
 
+const horizontalAxes = new Map<number, ResizeAxis>();
+const verticalAxes = new Map<number, ResizeAxis>();
+
+/** Resize tables for a source length, cached per process (horizontal and vertical differ). */
+function cachedAxis(n: number, clampWeights: boolean): ResizeAxis {
+  const cache = clampWeights ? horizontalAxes : verticalAxes;
+  let axis = cache.get(n);
+  if (!axis) {
+    axis = resizeAxis(n, clampWeights);
+    cache.set(n, axis);
+  }
+  return axis;
+}
+
 /**
- * Scores regions of one grey map. The per-pixel loops run in the asm.js kernel (kernel.js) on a
- * heap that contains the grey map, the resize tables and the work rows, so scoring a region
- * allocates nothing after the first region of each size.
+ * The asm.js kernel (kernel.js) on a heap that holds the grey map, the resize tables and the
+ * work rows. It is the fallback where WebAssembly SIMD is missing.
  */
-export class ComplexityScorer {
-  private readonly horizontalAxes = new Map<number, ResizeAxis>();
-  private readonly verticalAxes = new Map<number, ResizeAxis>();
+class AsmJsEngine implements RegionEngine {
   private readonly kernel: PartitionKernelExports;
   private readonly heapI32: Int32Array;
   private readonly heapF32: Float32Array;
@@ -187,10 +288,6 @@ export class ComplexityScorer {
   private heapWidth = 0;
   private heapHeight = 0;
 
-  /**
-   * @param grey grey map in [0, 1] from `greyForComplexity`, [height, width] row-major
-   * @param width row length of `grey`
-   */
   constructor(
     grey: Float32Array,
     private readonly width: number,
@@ -207,22 +304,12 @@ export class ComplexityScorer {
     this.kernel = PartitionKernel(globalThis, { mark, horizontal, grey: greyOffset, binScale: BIN_SCALE }, heap);
   }
 
-  /** Returns `entropy ** weight * h * w` for the inclusive pixel box (x0, y0)-(x1, y1). */
-  score(x0: number, y0: number, x1: number, y1: number, weight: number): number {
-    const w = x1 - x0 + 1;
-    const h = y1 - y0 + 1;
-    return Math.pow(this.entropyOf(x0, y0, x1, y1), weight) * h * w;
-  }
-
-  /** Gradient entropy in bits of the inclusive pixel box, before the weight and the area. */
-  entropyOf(x0: number, y0: number, x1: number, y1: number): number {
-    const w = x1 - x0 + 1;
-    const h = y1 - y0 + 1;
+  entropy(x0: number, y0: number, w: number, h: number): number {
     const i32 = this.heapI32;
     const f32 = this.heapF32;
     // Siblings often have the same size, so the tables in the heap are reused when they match.
     if (w !== this.heapWidth) {
-      const ax = this.axis(this.horizontalAxes, w, true);
+      const ax = cachedAxis(w, true);
       i32.set(ax.index0, HEAP_LAYOUT.xIndex0 / 4);
       i32.set(ax.index1, HEAP_LAYOUT.xIndex1 / 4);
       f32.set(ax.weight0, HEAP_LAYOUT.xWeight0 / 4);
@@ -230,7 +317,7 @@ export class ComplexityScorer {
       this.heapWidth = w;
     }
     if (h !== this.heapHeight) {
-      const ay = this.axis(this.verticalAxes, h, false);
+      const ay = cachedAxis(h, false);
       i32.set(ay.index0, HEAP_LAYOUT.yIndex0 / 4);
       i32.set(ay.index1, HEAP_LAYOUT.yIndex1 / 4);
       f32.set(ay.weight0, HEAP_LAYOUT.yWeight0 / 4);
@@ -240,34 +327,149 @@ export class ComplexityScorer {
     this.markEpoch += 1;
     this.kernel.horizontal(x0, y0, this.width, this.markEpoch);
     this.kernel.sobel();
-    return this.entropy();
+    return histogramEntropy(i32, HEAP_LAYOUT.counts / 4, this.terms);
+  }
+}
+
+/** Exports of wasm/kernel.wasm (kernel.c). Addresses are byte offsets into `memory`. */
+interface WasmKernelExports {
+  memory: WebAssembly.Memory;
+  tables(): number;
+  terms(): number;
+  counts(): number;
+  allocateGrey(width: number, height: number): number;
+  regionEntropy(x0: number, y0: number): number;
+}
+
+/** Byte offsets inside kernel.c's `struct Tables`. */
+const WASM_TABLES = {
+  xIndex0: 0,
+  xIndex1: 256,
+  xWeight0: 512,
+  xWeight1: 768,
+  ySlot0: 1024,
+  ySlot1: 1280,
+  yWeight0: 1536,
+  yWeight1: 1792,
+  rows: 2048,
+  rowCount: 2560,
+  xIdentity: 2564,
+} as const;
+
+/** Vertical tables for the wasm kernel: the distinct source rows, and each output row's two slots. */
+interface RowSlots {
+  rows: Int32Array;
+  slot0: Int32Array;
+  slot1: Int32Array;
+}
+
+const rowSlotCache = new Map<number, RowSlots>();
+
+/** The vertical pass reads each source row once: lists the rows and maps each index to its place. */
+function rowSlots(n: number): RowSlots {
+  let slots = rowSlotCache.get(n);
+  if (slots) return slots;
+  const axis = cachedAxis(n, false);
+  const used = [...new Set([...axis.index0, ...axis.index1])].sort((a, b) => a - b);
+  const slotOf = new Map(used.map((row, slot) => [row, slot]));
+  slots = {
+    rows: Int32Array.from(used),
+    slot0: Int32Array.from(axis.index0, (row) => slotOf.get(row)!),
+    slot1: Int32Array.from(axis.index1, (row) => slotOf.get(row)!),
+  };
+  rowSlotCache.set(n, slots);
+  return slots;
+}
+
+/** The WebAssembly SIMD kernel (wasm/kernel.c), one instance per grey map. */
+class WasmEngine implements RegionEngine {
+  private readonly kernel: WasmKernelExports;
+  private readonly i32: Int32Array;
+  private readonly f32: Float32Array;
+  private readonly tables: number;
+  private readonly counts: number;
+  private readonly terms = new Float64Array(HISTOGRAM_BINS);
+  private tableWidth = 0;
+  private tableHeight = 0;
+
+  constructor(module: WebAssembly.Module, grey: Float32Array, width: number) {
+    this.kernel = new WebAssembly.Instance(module).exports as unknown as WasmKernelExports;
+    const greyAddress = this.kernel.allocateGrey(width, grey.length / width);
+    if (greyAddress === 0) throw new RangeError(`the WebAssembly partition kernel cannot hold a ${width}x${grey.length / width} grey map`);
+    // Views are made after the memory has grown: growing detaches the old buffer.
+    const buffer = this.kernel.memory.buffer;
+    this.i32 = new Int32Array(buffer);
+    this.f32 = new Float32Array(buffer);
+    this.f32.set(grey, greyAddress / 4);
+    new Float64Array(buffer).set(fullHistogramTerms(), this.kernel.terms() / 8);
+    this.tables = this.kernel.tables() / 4;
+    this.counts = this.kernel.counts() / 4;
   }
 
-  private axis(cache: Map<number, ResizeAxis>, n: number, clampWeights: boolean): ResizeAxis {
-    let axis = cache.get(n);
-    if (!axis) {
-      axis = resizeAxis(n, clampWeights);
-      cache.set(n, axis);
-    }
-    return axis;
+  entropy(x0: number, y0: number, w: number, h: number): number {
+    if (w !== this.tableWidth) this.setWidth(w);
+    if (h !== this.tableHeight) this.setHeight(h);
+    const entropy = this.kernel.regionEntropy(x0, y0);
+    // The kernel knows only the table for a full histogram; other totals are summed here.
+    return entropy >= 0 ? entropy : histogramEntropy(this.i32, this.counts, this.terms);
   }
 
-  /** Entropy in bits of the histogram: `-sum(p * log2(p + 1e-10))`, `p = count / (total + 1e-5)`. */
-  private entropy(): number {
-    const counts = this.heapI32;
-    const terms = this.terms;
-    let total = 0;
-    for (let i = 0; i < HISTOGRAM_BINS; i += 1) total += counts[i]!;
-    const denominator = total + 1e-5;
-    for (let i = 0; i < HISTOGRAM_BINS; i += 1) {
-      const count = counts[i]!;
-      if (count === 0) {
-        terms[i] = 0;
-      } else {
-        const p = count / denominator;
-        terms[i] = p * Math.log2(p + 1e-10);
-      }
-    }
-    return -(0 + pairwiseSum(terms, 0, HISTOGRAM_BINS));
+  private setWidth(w: number): void {
+    const ax = cachedAxis(w, true);
+    const base = this.tables;
+    this.i32.set(ax.index0, base + WASM_TABLES.xIndex0 / 4);
+    this.i32.set(ax.index1, base + WASM_TABLES.xIndex1 / 4);
+    this.f32.set(ax.weight0, base + WASM_TABLES.xWeight0 / 4);
+    this.f32.set(ax.weight1, base + WASM_TABLES.xWeight1 / 4);
+    // At width 64 the weights are 1 and 0 on the pixel itself, and `v * 1 + v * 0` is v.
+    this.i32[base + WASM_TABLES.xIdentity / 4] = w === SIDE ? 1 : 0;
+    this.tableWidth = w;
+  }
+
+  private setHeight(h: number): void {
+    const ay = cachedAxis(h, false);
+    const slots = rowSlots(h);
+    const base = this.tables;
+    this.i32.set(slots.slot0, base + WASM_TABLES.ySlot0 / 4);
+    this.i32.set(slots.slot1, base + WASM_TABLES.ySlot1 / 4);
+    this.f32.set(ay.weight0, base + WASM_TABLES.yWeight0 / 4);
+    this.f32.set(ay.weight1, base + WASM_TABLES.yWeight1 / 4);
+    this.i32.set(slots.rows, base + WASM_TABLES.rows / 4);
+    this.i32[base + WASM_TABLES.rowCount / 4] = slots.rows.length;
+    this.tableHeight = h;
+  }
+}
+
+/**
+ * Scores regions of one grey map. The per-pixel loops run in the WebAssembly SIMD kernel, or in
+ * the asm.js kernel where that cannot load; scoring a region allocates nothing.
+ */
+export class ComplexityScorer {
+  /** The kernel this scorer runs. */
+  readonly kernel: ComplexityKernel;
+  private readonly engine: RegionEngine;
+
+  /**
+   * @param grey grey map in [0, 1] from `greyForComplexity`, [height, width] row-major
+   * @param width row length of `grey`
+   * @param kernel which kernel to run; `defaultComplexityKernel()` when omitted
+   */
+  constructor(grey: Float32Array, width: number, kernel: ComplexityKernel = defaultComplexityKernel()) {
+    const module = kernel === 'wasm' ? loadWasmKernel() : undefined;
+    if (kernel === 'wasm' && !module) throw wasmFailure!;
+    this.kernel = kernel;
+    this.engine = module ? new WasmEngine(module, grey, width) : new AsmJsEngine(grey, width);
+  }
+
+  /** Returns `entropy ** weight * h * w` for the inclusive pixel box (x0, y0)-(x1, y1). */
+  score(x0: number, y0: number, x1: number, y1: number, weight: number): number {
+    const w = x1 - x0 + 1;
+    const h = y1 - y0 + 1;
+    return Math.pow(this.engine.entropy(x0, y0, w, h), weight) * h * w;
+  }
+
+  /** Gradient entropy in bits of the inclusive pixel box, before the weight and the area. */
+  entropyOf(x0: number, y0: number, x1: number, y1: number): number {
+    return this.engine.entropy(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
   }
 }
