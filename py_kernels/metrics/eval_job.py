@@ -11,7 +11,8 @@ Shard file tensors (``n`` images of the shard, ``P`` = 128 patches per image):
 - ``<set>.pool3.{count,sum,scatter}``, ``<set>.spatial.{count,sum,scatter}`` (``set`` is
   ``real`` or ``fake``)
 - ``fake.logits`` ``[n, 1008]`` (IS), ``<set>.pool3.features`` ``[n, 2048]`` (precision/recall)
-- ``<set>.swd.<level>`` ``[n P, 147]`` float32 (SWD descriptors)
+- ``<set>.swd.<level>`` ``[m P, 147]`` float32 (SWD descriptors of the shard's images whose
+  index in the whole set is below ``swdMaxImages``; about 75 KB per image and level)
 """
 import json
 import os
@@ -124,7 +125,7 @@ def evaluate_shard(spec, report):
     (index of the first file in the whole set, for per-image seeds), ``paired`` (the lists
     are aligned pairs), ``metrics``, ``ssimPresets``, ``weights``, ``fakeSize`` (``[w, h]``
     to resize fake images to, or null), ``realStatsGiven`` (skip real Inception features),
-    ``swdLevels``, ``seed``, ``batchSize``, ``device``, ``threads``, ``out``, ``metadata``.
+    ``swdLevels``, ``swdMaxImages``, ``seed``, ``batchSize``, ``device``, ``threads``, ``out``, ``metadata``.
     """
     import torch
 
@@ -133,6 +134,7 @@ def evaluate_shard(spec, report):
     device = _device(spec.get("device", "auto"))
     networks, digests = _load_networks(spec, metrics, device)
     levels = int(spec.get("swdLevels") or 0)
+    swd_max_images = int(spec.get("swdMaxImages") or 1 << 62)
     seed = int(spec["seed"])
     batch_size = int(spec.get("batchSize") or 16)
     fake_size = tuple(spec["fakeSize"]) if spec.get("fakeSize") else None
@@ -160,7 +162,8 @@ def evaluate_shard(spec, report):
                 features.add_network_outputs(networks["inception"](_to_tensor01(images, device)))
         if features.swd_levels is not None:
             for k, image in enumerate(images):
-                features.add_swd(image, levels, seed, set_index, first_index + k)
+                if first_index + k < swd_max_images:
+                    features.add_swd(image, levels, seed, set_index, first_index + k)
 
     if spec["paired"]:
         for begin, end in _batches(len(spec["fake"]), batch_size):

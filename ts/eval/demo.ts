@@ -23,11 +23,11 @@ export async function evaluateForDemo(request: DemoEvalRequest): Promise<EvalRes
     real: request.real,
     fake: request.fake,
     metrics,
-    metricsExplicit: false,
     ssimPreset: DEFAULT_SSIM_PRESET,
     workers: request.workers ?? DEFAULTS.workers,
     seed: DEFAULTS.seed,
     isSplits: DEFAULTS.isSplits,
+    swdMaxImages: DEFAULTS.swdMaxImages,
     batchSize: DEFAULTS.batchSize,
     device: DEFAULTS.device,
   };

@@ -41,7 +41,8 @@ export async function listImageFiles(folder: string, flag: string): Promise<stri
   if (names.length === 0) {
     throw new UsageError(`${flag} ${folder}: the folder holds no images (looked for ${IMAGE_EXTENSIONS.join(' ')})`);
   }
-  return names.map((name) => path.join(folder, name));
+  // Absolute paths: backend jobs run with the repository as their working folder.
+  return names.map((name) => path.resolve(folder, name));
 }
 
 /** Reads the header of every file with Pillow in one backend job. */

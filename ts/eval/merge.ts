@@ -1,5 +1,6 @@
 // Combining shard files into the final numbers: paired means, Fréchet distances from merged
 // statistics, and IS / precision-recall / SWD through one backend job.
+import path from 'node:path';
 import { runJob } from '../bridge/jobs.ts';
 import { UsageError } from '../cli/errors.ts';
 import { frechetDistance } from '../metrics/frechet.ts';
@@ -13,6 +14,7 @@ export interface ShardFile {
   settings: ShardSettings;
   key: string;
   isSplits: number;
+  skipped: Record<string, string>;
   tensors: Map<string, Tensor>;
 }
 
@@ -33,6 +35,7 @@ export async function readShardFiles(files: string[]): Promise<ShardFile[]> {
       settings: JSON.parse(metadata.settings) as ShardSettings,
       key: metadata.settings_key,
       isSplits: Number(metadata.is_splits ?? 10),
+      skipped: JSON.parse(metadata.skipped ?? '{}') as Record<string, string>,
       tensors,
     });
   }
@@ -144,7 +147,7 @@ export async function backendMetrics(shards: ShardFile[], settings: ShardSetting
   if (metrics.length === 0) return {};
   return runJob<BackendValues>(
     'metrics.eval_job:finalize',
-    { shards: shards.map((shard) => shard.file), metrics, isSplits, swdLevels: settings.swdLevels, seed: settings.seed },
+    { shards: shards.map((shard) => path.resolve(shard.file)), metrics, isSplits, swdLevels: settings.swdLevels, seed: settings.seed },
     { env: { OMP_NUM_THREADS: '1' } },
   );
 }

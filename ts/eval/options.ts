@@ -27,8 +27,6 @@ export interface EvalOptions {
   real: string;
   fake: string;
   metrics: Metric[];
-  /** True when the user listed the metrics; then a missing weight file is an error. */
-  metricsExplicit: boolean;
   ssimPreset: SsimPreset;
   workers: number;
   shard?: ShardSpec;
@@ -38,6 +36,7 @@ export interface EvalOptions {
   out?: string;
   seed: number;
   isSplits: number;
+  swdMaxImages: number;
   batchSize: number;
   device: string;
   fidWeights?: string;
@@ -48,20 +47,21 @@ export interface EvalOptions {
 export const DEFAULTS = {
   seed: 0,
   isSplits: 10,
+  swdMaxImages: 4096,
   batchSize: 16,
   device: 'auto',
   workers: 1,
 } as const;
 
-export function parseMetrics(text: string | undefined): { metrics: Metric[]; explicit: boolean } {
-  if (text === undefined) return { metrics: [...ALL_METRICS], explicit: false };
+export function parseMetrics(text: string | undefined): Metric[] {
+  if (text === undefined) return [...ALL_METRICS];
   const names = text.split(',').map((name) => name.trim().toLowerCase()).filter(Boolean);
   const unknown = names.filter((name) => !(ALL_METRICS as readonly string[]).includes(name));
   if (unknown.length > 0) {
     throw new UsageError(`--metrics: unknown metric ${unknown.map((n) => JSON.stringify(n)).join(', ')}; choose from ${ALL_METRICS.join(',')}`);
   }
   if (names.length === 0) throw new UsageError(`--metrics: name at least one of ${ALL_METRICS.join(',')}`);
-  return { metrics: ALL_METRICS.filter((metric) => names.includes(metric)), explicit: true };
+  return ALL_METRICS.filter((metric) => names.includes(metric));
 }
 
 export function parseShard(text: string | undefined): ShardSpec | undefined {

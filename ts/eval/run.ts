@@ -189,6 +189,7 @@ export async function planEvaluation(options: EvalOptions, hooks: EvalHooks): Pr
     ssimPresets: metrics.includes('ssim') ? [...SSIM_PRESETS] : [],
     seed: options.seed,
     swdLevels: metrics.includes('swd') ? swdLevelCount(realSet?.width ?? fakeSet.width, realSet?.height ?? fakeSet.height) : 0,
+    swdMaxImages: options.swdMaxImages,
     fakeSize,
     realStatsGiven: Boolean(reference),
     resizeMode: INCEPTION_RESIZE_MODE,
@@ -204,7 +205,7 @@ export async function planEvaluation(options: EvalOptions, hooks: EvalHooks): Pr
 
 /** Runs the shards of a plan that are not finished yet; returns every shard file of the plan. */
 export async function runPlannedShards(plan: EvalPlan, options: EvalOptions, hooks: EvalHooks, only?: number): Promise<string[]> {
-  const folder = options.shardDir ?? path.join('results', 'eval-shards', plan.key);
+  const folder = path.resolve(options.shardDir ?? path.join('results', 'eval-shards', plan.key));
   const works = planShards(plan.real, plan.fake, plan.settings.shardCount, folder);
   const selected = only === undefined ? works : works.filter((work) => work.index === only);
   const parallel = only === undefined ? Math.min(options.workers, works.length) : 1;
@@ -224,6 +225,7 @@ export async function runPlannedShards(plan: EvalPlan, options: EvalOptions, hoo
       device: options.device,
       threads,
       isSplits: options.isSplits,
+      skipped: plan.skipped,
       onProgress: (shard, count) => {
         done.set(shard, count);
         hooks.progress?.([...done.values()].reduce((a, b) => a + b, 0), total);
@@ -285,7 +287,7 @@ export async function mergeShards(files: string[], options: MergeOptions, hooks:
   return {
     metrics,
     swdLevels: backend.swd_levels,
-    skipped: options.skipped ?? {},
+    skipped: options.skipped ?? (shards[0] as (typeof shards)[number]).skipped,
     counts: { real: settings.realCount, fake: settings.fakeCount, pairs: settings.paired ? settings.fakeCount : 0 },
     settings: {
       date: new Date().toISOString(),
@@ -302,7 +304,14 @@ export async function mergeShards(files: string[], options: MergeOptions, hooks:
       seed: settings.seed,
       isSplits,
       prNeighbours: 3,
-      swd: { levels: settings.swdLevels, patchSize: 7, patchesPerImage: 128, repeats: 4, directions: 128 },
+      swd: {
+        levels: settings.swdLevels,
+        images: { real: Math.min(settings.realCount, settings.swdMaxImages), fake: Math.min(settings.fakeCount, settings.swdMaxImages) },
+        patchSize: 7,
+        patchesPerImage: 128,
+        repeats: 4,
+        directions: 128,
+      },
       shards: settings.shardCount,
       gpstokenVersion: gpstokenVersion(),
       torchVersion: python.torch,

@@ -15,6 +15,8 @@ export interface ShardSettings {
   ssimPresets: string[];
   seed: number;
   swdLevels: number;
+  /** SWD uses the first this-many images of each set (descriptors take ~75 KB per image and level). */
+  swdMaxImages: number;
   fakeSize: [number, number] | null;
   realStatsGiven: boolean;
   resizeMode: string;
@@ -79,6 +81,8 @@ export interface ShardRunOptions {
   device: string;
   threads: number;
   isSplits: number;
+  /** Metrics dropped for missing weights, kept so `eval merge` can report them. */
+  skipped: Record<string, string>;
   onProgress: (shard: number, done: number) => void;
 }
 
@@ -96,6 +100,7 @@ export async function runShard(work: ShardWork, settings: ShardSettings, options
     fakeSize: settings.fakeSize,
     realStatsGiven: settings.realStatsGiven,
     swdLevels: settings.swdLevels,
+    swdMaxImages: settings.swdMaxImages,
     seed: settings.seed,
     batchSize: options.batchSize,
     device: options.device,
@@ -107,6 +112,7 @@ export async function runShard(work: ShardWork, settings: ShardSettings, options
       shard_index: String(work.index),
       shard_count: String(settings.shardCount),
       is_splits: String(options.isSplits),
+      skipped: JSON.stringify(options.skipped),
       real_files: JSON.stringify(work.real.map((file) => path.basename(file))),
       fake_files: JSON.stringify(work.fake.map((file) => path.basename(file))),
     },

@@ -118,6 +118,7 @@ export async function resolveWeight(name: string, explicitPath?: string, env: No
     found = candidatePaths(spec, env).find((candidate) => existsSync(candidate));
   }
   if (!found) return undefined;
+  found = path.resolve(found);
   const sha256 = await sha256File(found);
   if (spec.sha256Prefix && !sha256.startsWith(spec.sha256Prefix)) {
     throw new WeightFileError(

@@ -24,11 +24,11 @@ function options(extra: Partial<EvalOptions>): EvalOptions {
     real: path.join(folder, 'real'),
     fake: path.join(folder, 'fake'),
     metrics: ['psnr', 'ssim', 'swd'],
-    metricsExplicit: true,
     ssimPreset: 'pytorch-msssim',
     workers: 1,
     seed: 0,
     isSplits: DEFAULTS.isSplits,
+    swdMaxImages: DEFAULTS.swdMaxImages,
     batchSize: 4,
     device: 'cpu',
     ...extra,
@@ -61,7 +61,7 @@ test.after(async () => {
 let single: EvalResult;
 
 test('one worker: paired metrics, SWD and skipped weights', async () => {
-  const result = await evaluateFolders(options({ metrics: ['psnr', 'ssim', 'swd', 'rfid', 'lpips'], metricsExplicit: false, shardDir: path.join(folder, 'one') }), hooks);
+  const result = await evaluateFolders(options({ metrics: ['psnr', 'ssim', 'swd', 'rfid', 'lpips'], shardDir: path.join(folder, 'one') }), hooks);
   assert.ok(!('shardFile' in result));
   single = result as EvalResult;
   assert.equal(single.counts, { real: 5, fake: 5, pairs: 5 });
@@ -92,10 +92,18 @@ test('shards run one by one, then merge', async () => {
   const files = [path.join(shardDir, 'shard-1-of-2.safetensors'), path.join(shardDir, 'shard-0-of-2.safetensors')];
   const merged = await mergeShards(files, { ssimPreset: 'skimage' }, hooks);
   assert.is(merged.metrics.ssim, merged.metrics.ssim_skimage);
+  assert.equal(Object.keys(merged.skipped), []);
   assert.ok(Math.abs(merged.metrics.swd! - single.metrics.swd!) <= 1e-9 * single.metrics.swd!);
   const missing = await mergeShards(files.slice(0, 1), { ssimPreset: 'skimage' }, hooks).catch((error: Error) => error);
   assert.instance(missing, UsageError);
   assert.is((missing as Error).message, 'the evaluation has 2 shards, but shard(s) 0 are missing');
+});
+
+test('SWD image cap is applied across shards and recorded', async () => {
+  const result = (await evaluateFolders(options({ metrics: ['swd'], workers: 2, swdMaxImages: 3, shardDir: path.join(folder, 'cap') }), hooks)) as EvalResult;
+  assert.equal((result.settings.swd as { images: unknown }).images, { real: 3, fake: 3 });
+  assert.ok(Number.isFinite(result.metrics.swd));
+  assert.is.not(result.metrics.swd, single.metrics.swd);
 });
 
 test('CSV has the explicit columns', () => {

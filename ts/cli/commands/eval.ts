@@ -30,6 +30,7 @@ interface EvalArgs {
   out?: string;
   seed?: number;
   'is-splits'?: number;
+  'swd-images'?: number;
   'batch-size'?: number;
   device?: string;
   'fid-weights'?: string;
@@ -84,12 +85,11 @@ const mergeCommand: CommandModule<EvalArgs, EvalArgs> = {
 function toOptions(args: EvalArgs): EvalOptions {
   if (!args.fake) throw new UsageError('--fake DIR is required (the generated or reconstructed images)');
   if (!args.real && !args['real-stats']) throw new UsageError('--real DIR is required (or --real-stats FILE for distribution metrics)');
-  const { metrics, explicit } = parseMetrics(args.metrics);
+  const metrics = parseMetrics(args.metrics);
   return {
     real: args.real ?? '',
     fake: args.fake,
     metrics,
-    metricsExplicit: explicit,
     ssimPreset: parseSsimPreset(args['ssim-preset']),
     workers: positiveInteger('--workers', args.workers, DEFAULTS.workers),
     shard: parseShard(args.shard),
@@ -99,6 +99,7 @@ function toOptions(args: EvalArgs): EvalOptions {
     out: args.out,
     seed: args.seed ?? DEFAULTS.seed,
     isSplits: positiveInteger('--is-splits', args['is-splits'], DEFAULTS.isSplits),
+    swdMaxImages: positiveInteger('--swd-images', args['swd-images'], DEFAULTS.swdMaxImages),
     batchSize: positiveInteger('--batch-size', args['batch-size'], DEFAULTS.batchSize),
     device: args.device ?? DEFAULTS.device,
     fidWeights: args['fid-weights'],
@@ -121,6 +122,7 @@ export const evalCommand: CommandModule<{ json: boolean }, EvalArgs> = {
       .option('shard-dir', { type: 'string', describe: 'Folder for shard files (default results/eval-shards/<settings hash>); finished shards are reused' })
       .option('seed', { type: 'number', describe: 'Seed of the SWD patch positions and projections (default 0)' })
       .option('is-splits', { type: 'number', describe: 'Inception Score splits (default 10)' })
+      .option('swd-images', { type: 'number', describe: `SWD uses the first N images of each folder (default ${DEFAULTS.swdMaxImages}; descriptors take about 75 KB per image and pyramid level)` })
       .option('batch-size', { type: 'number', describe: 'Images per network batch (default 16)' })
       .option('device', { type: 'string', describe: 'Torch device for the networks: auto, cpu, cuda, cuda:1 ... (default auto)' })
       .option('fid-weights', { type: 'string', describe: 'Path of pt_inception-2015-12-05-6726825d.pth (else GPSTOKEN_FID_WEIGHTS or the cache folders)' })
