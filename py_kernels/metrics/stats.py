@@ -2,8 +2,8 @@
 
 A shard stores, per feature set, ``count``, ``sum`` (float64) and ``scatter``: the sum of
 outer products of the deviations from the shard's own mean (float64). The raw sum of outer
-products would lose digits by cancellation when ``|mean|`` is large against the spread;
-centred scatters merge exactly with Chan et al.'s pairwise formula
+products would lose digits by cancellation when ``|mean|`` is large against the spread.
+Centred scatters merge exactly with Chan et al.'s pairwise formula
 ``S = S_a + S_b + (m_a - m_b)(m_a - m_b)^T n_a n_b / n``.
 The covariance is ``scatter / (count - 1)``, as ``numpy.cov`` (pytorch-fid, ADM) computes it.
 """
@@ -46,7 +46,7 @@ class FeatureAccumulator:
 def inception_score(logits, splits):
     """Return ``(mean, std)`` of the Inception Score of ``[N, 1008]`` logits in ``splits`` parts.
 
-    Part ``i`` holds rows ``[i N / splits, (i + 1) N / splits)``; with N = 50000 and 10 splits
+    Part ``i`` contains rows ``[i N / splits, (i + 1) N / splits)``; with N = 50000 and 10 splits
     that is ADM's split size of 5000. Each part scores ``exp(mean_x KL(p(y|x) || p(y)))``.
     """
     n = logits.shape[0]

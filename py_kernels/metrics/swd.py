@@ -9,8 +9,8 @@ Definition (ProGAN's ``metrics/sliced_wasserstein.py``, parameters as published)
 - per level and per set, descriptors are normalised by their per-channel mean and standard
   deviation over all patches and pixels;
 - per level, ``repeats`` (4) times ``directions`` (128) random unit directions project both
-  sets; the sorted projections are compared by mean absolute difference; the mean over
-  repeats, times 1e3, is the level's distance. ``swd`` is the mean over levels.
+  sets, and the sorted projections are compared by their mean absolute difference. The
+  mean over repeats, times 1e3, is the level's distance, and ``swd`` is the mean over levels.
 
 Determinism: patch positions come from a generator seeded by (seed, set, image index in the
 whole set), so splitting a set across workers or shards gives the same descriptors; the

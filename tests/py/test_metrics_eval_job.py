@@ -129,3 +129,26 @@ def test_accumulator_large_means():
     for chunk in np.array_split(x, 5):
         acc.add(chunk)
     assert np.abs(acc.scatter / 49 - np.cov(x, rowvar=False)).max() < 1e-6
+
+
+def test_lpips_through_shard_job(pairs, tmp_path):
+    from py_kernels.metrics import lpips
+
+    torch.manual_seed(0)
+    vgg_path = tmp_path / "vgg16.pth"
+    lin_path = tmp_path / "vgg.pth"
+    torch.save({f"features.{k}": v for k, v in lpips.vgg16_features().state_dict().items()}, vgg_path)
+    torch.save({f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1) for k, c in enumerate(lpips.LAYER_CHANNELS)}, lin_path)
+    real, fake = pairs
+    spec = {
+        "real": real[:2], "fake": [real[0], fake[1]], "realOffset": 0, "fakeOffset": 0, "paired": True,
+        "metrics": ["lpips"], "ssimPresets": [], "weights": {"vgg16": str(vgg_path), "lpips": str(lin_path)},
+        "fakeSize": None, "realStatsGiven": False, "swdLevels": 0, "seed": 0, "batchSize": 2, "device": "cpu",
+        "threads": 1, "out": str(tmp_path / "shard.safetensors"), "metadata": {},
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lpips, "VGG16_SHA256_PREFIX", None)
+        eval_job.evaluate_shard(spec, lambda event: None)
+    distances = load_numpy(spec["out"])[0]["paired.lpips"]
+    assert distances[0] == 0.0
+    assert distances[1] > 0.0

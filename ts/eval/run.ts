@@ -159,7 +159,7 @@ export async function planEvaluation(options: EvalOptions, hooks: EvalHooks): Pr
   const paired = metrics.some((metric) => PAIRED_METRICS.includes(metric));
   let reference: ReferenceStats | undefined;
   if (options.realStats) {
-    if (metrics.includes('pr')) throw new UsageError('--real-stats holds only means and covariances, but pr needs the real features; drop pr or pass --real');
+    if (metrics.includes('pr')) throw new UsageError('--real-stats contains only means and covariances, but pr needs the real features; drop pr from --metrics');
     reference = await loadReferenceStats(options.realStats);
     const fid = weights.fid;
     if (fid && reference.settings.networkSha256 !== fid.sha256) {

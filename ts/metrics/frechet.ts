@@ -16,7 +16,7 @@ export interface FrechetResult {
   traceSqrt: number;
   /** Rank of S1 found by the pivoted Cholesky factorisation. */
   rank: number;
-  /** The most negative eigenvalue of L^T S2 L before it was clamped to 0 (0 if none). */
+  /** The minimum eigenvalue of L^T S2 L when negative (then clamped to 0), else 0. */
   minEigenvalue: number;
 }
 

@@ -6,7 +6,7 @@
 
 /** Result of a pivoted Cholesky factorisation P^T A P = L L^T of a positive semidefinite A. */
 export interface PivotedCholesky {
-  /** L, n rows of stride n; row i holds L[i][0..min(i, rank - 1)], zero elsewhere. */
+  /** L, n rows of stride n; row i contains L[i][0..min(i, rank - 1)] and zeros elsewhere. */
   factor: Float64Array;
   /** permutation[i] is the index in A of row i of the permuted matrix. */
   permutation: Int32Array;
@@ -146,9 +146,9 @@ export function congruence(cholesky: PivotedCholesky, b: Float64Array): Float64A
   const m = new Float64Array(r * r);
   blockedRowDots(lt, r, ct, r, n, m, true);
   // Returned in reverse index order with both triangles filled. The pivots decrease, so M
-  // is graded with its large entries first; reversed, they sit at the lower right, the
-  // order in which Householder reduction from the last row and QL keep small eigenvalues
-  // accurate.
+  // is graded with its large entries first. Reversed, they sit at the lower right, which is
+  // the order in which Householder reduction from the last row and QL keep small
+  // eigenvalues accurate.
   const reversed = new Float64Array(r * r);
   for (let s = 0; s < r; s += 1) {
     for (let t = 0; t <= s; t += 1) {
@@ -353,8 +353,8 @@ function tridiagonalize(a: Float64Array, n: number, diagonal: Float64Array, offD
     }
     if (l === 0) break;
 
-    // The next reflector comes from the updated row l; rows 0..l-1 are then updated and
-    // multiplied by it in one pass, two rows at a time to share the vector loads.
+    // The next reflector comes from the updated row l. Rows 0..l-1 are then updated and
+    // multiplied by it in one pass, two rows at a time so the vector loads are shared.
     const next = makeReflector(a, n, l, spare, offDiagonal);
     if (next.h === 0) next.u.fill(0, 0, l);
     nextP.fill(0, 0, l);
