@@ -12,6 +12,14 @@ function packageVersion(): string {
   return (JSON.parse(raw) as { version: string }).version;
 }
 
+/** `gpstoken ... | head` closes stdout early: stop without an EPIPE stack trace. */
+function exitQuietlyOnClosedPipe(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    void closeBackend().finally(() => process.exit(0));
+  });
+}
+
 export function buildParser(argv: string[]): Argv {
   let parser = yargs(argv)
     .scriptName('gpstoken')
@@ -38,6 +46,7 @@ export function buildParser(argv: string[]): Argv {
 /** Runs the CLI and returns the exit code: 0 success, 1 failure, 2 bad usage, 130 interrupted. */
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
+  exitQuietlyOnClosedPipe();
   try {
     await buildParser(argv).parseAsync();
     return 0;
