@@ -2,15 +2,16 @@
 // decode in the Python backend, batch by batch. Finished images are skipped on a rerun. A
 // failing image is recorded in failures.csv and the others go on.
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
+import { parse as parseYaml } from 'yaml';
 import { BackendCallError, callBackend } from '../bridge/backend.ts';
 import { UsageError, describeError } from '../cli/errors.ts';
 import { log, startProgress } from '../cli/output.ts';
 import { decodeImageFile } from '../image/decode.ts';
 import { preprocessImage } from '../image/preprocess.ts';
-import { DEFAULT_MINHW, DEFAULT_WEIGHT, PATCH_SIZE, partitionImage } from '../partition/partition.ts';
+import { DEFAULT_MINHW, DEFAULT_WEIGHT, PATCH_SIZE, gridPartition, partitionImage } from '../partition/partition.ts';
 import { writeSafetensors } from '../util/safetensors.ts';
 import { focusBiasFor, type FocusOptions } from './focus.ts';
 import { listInputs, type InputImage } from './inputs.ts';
@@ -24,8 +25,12 @@ export interface ReconstructOptions {
   /** Preprocessed side; the model's resolution when undefined. */
   size?: number;
   tokens?: number;
-  weight: number;
-  minhw: number;
+  /** Entropy exponent; the config's gps_adaptive_w when undefined. */
+  weight?: number;
+  /** Partition minhw; the config's data.params.adaptive_minhw (else 8) when undefined. */
+  minhw?: number;
+  /** Initial Gaussians: the entropy partition, or the uniform-grid baseline. */
+  init?: 'entropy' | 'grid';
   focus: FocusOptions;
   batch: number;
   device: string;
@@ -34,7 +39,7 @@ export interface ReconstructOptions {
   seed: number;
 }
 
-export const RECONSTRUCT_DEFAULTS = { batch: 8, device: 'cpu', weight: DEFAULT_WEIGHT, minhw: DEFAULT_MINHW };
+export const RECONSTRUCT_DEFAULTS = { batch: 8, device: 'cpu', init: 'entropy' as const };
 
 export interface Failure {
   image: string;
@@ -89,7 +94,7 @@ export async function runReconstruct(options: ReconstructOptions): Promise<Recon
   const inputs = await listInputs(options.data);
   await mkdir(options.out, { recursive: true });
   const model = await loadModel(options);
-  options = { ...options, size: checkSize(options, model.tile_size) };
+  options = { ...options, size: checkSize(options, model.tile_size), ...(await partitionDefaults(options)) };
   const tokens = options.tokens ?? model.config.gpsconfig.gps_num;
   const record = await writeRunRecord(options, model, tokens);
 
@@ -105,7 +110,7 @@ export async function runReconstruct(options: ReconstructOptions): Promise<Recon
   try {
     for (let i = 0; i < pending.length; i += options.batch) {
       const chunk = pending.slice(i, i + options.batch);
-      const prepared = await prepareAll(chunk, options, tokens, failures);
+      const prepared = await prepareAll(chunk, options, model, tokens, failures);
       reconstructed += await reconstructPrepared(prepared, options, scratch, failures);
       await writeFailures(options.out, failures);
       progress.increment(chunk.length, { failed: failures.length });
@@ -148,6 +153,32 @@ async function loadModel(options: ReconstructOptions): Promise<ModelInfo> {
     }
     throw error;
   }
+}
+
+/**
+ * Fills in the partition settings the model was trained with: the entropy exponent from
+ * model.gpsconfig.gps_adaptive_w and minhw from data.params.adaptive_minhw of the YAML, so a
+ * model trained at 64x64 with a small minhw is tested on the same kind of layout.
+ */
+async function partitionDefaults(options: ReconstructOptions): Promise<{ weight: number; minhw: number }> {
+  const raw = parseYaml(await readFile(options.config, 'utf8')) as Record<string, any> | null;
+  const model = raw?.model ?? raw?.gpstoken ?? {};
+  const weight = options.weight ?? model?.gpsconfig?.gps_adaptive_w ?? DEFAULT_WEIGHT;
+  const minhw = options.minhw ?? raw?.data?.params?.adaptive_minhw ?? DEFAULT_MINHW;
+  return { weight: Number(weight), minhw: Number(minhw) };
+}
+
+/** The uniform-grid layout of every tile of a side x side image, in the partition's tile order. */
+function tiledGrid(side: number, tileSize: number, tokens: number): { gpscodes: Float32Array; regions: Float32Array } {
+  const tile = gridPartition(Math.min(side, tileSize), tokens);
+  const tiles = side > tileSize ? (side / tileSize) ** 2 : 1;
+  const gpscodes = new Float32Array(tile.gpscodes.length * tiles);
+  const regions = new Float32Array(tile.regions.length * tiles);
+  for (let t = 0; t < tiles; t += 1) {
+    gpscodes.set(tile.gpscodes, t * tile.gpscodes.length);
+    regions.set(tile.regions, t * tile.regions.length);
+  }
+  return { gpscodes, regions };
 }
 
 /**
@@ -197,7 +228,7 @@ async function saveRunRecord(out: string, record: Record<string, unknown>): Prom
   await writeFile(path.join(out, 'reconstruct.json'), `${JSON.stringify(record, null, 2)}\n`);
 }
 
-async function prepareAll(chunk: InputImage[], options: ReconstructOptions, tokens: number, failures: Failure[]) {
+async function prepareAll(chunk: InputImage[], options: ReconstructOptions, model: ModelInfo, tokens: number, failures: Failure[]) {
   const prepared: Prepared[] = [];
   for (const input of chunk) {
     let stage: Failure['stage'] = 'decode';
@@ -206,8 +237,11 @@ async function prepareAll(chunk: InputImage[], options: ReconstructOptions, toke
       stage = 'preprocess';
       const image = preprocessImage(decoded, options.size as number);
       stage = 'partition';
-      const bias = await focusBiasFor(image, options.focus, options.weight);
-      const layout = partitionImage(image, { tokens, weight: options.weight, minhw: options.minhw, bias });
+      const bias = await focusBiasFor(image, options.focus, options.weight ?? DEFAULT_WEIGHT);
+      const layout =
+        options.init === 'grid'
+          ? tiledGrid(image.width, model.tile_size, tokens)
+          : partitionImage(image, { tokens, weight: options.weight, minhw: options.minhw, bias });
       prepared.push({ input, pixels: image.data, gpscodes: layout.gpscodes, regions: layout.regions });
     } catch (error) {
       if (error instanceof UsageError) throw error;

@@ -14,8 +14,9 @@ interface Args {
   out: string;
   size?: number;
   tokens?: number;
-  weight: number;
-  minhw: number;
+  weight?: number;
+  minhw?: number;
+  init: 'entropy' | 'grid';
   focus?: string[];
   'focus-mask'?: string;
   batch: number;
@@ -55,8 +56,9 @@ export const reconstructCommand: CommandModule<object, Args> = {
       .option('out', { type: 'string', demandOption: true, describe: 'Output folder (imgs/, gt/, tokens/, failures.csv, reconstruct.json)' })
       .option('size', { type: 'number', describe: 'Preprocessed side in pixels (shorter side scaled, centre crop) [default: the model resolution]; for 256x256 models, 512 and 1024 are tiled into 256x256' })
       .option('tokens', { type: 'number', describe: 'Tokens per 256x256 tile [default: the config gps_num]' })
-      .option('weight', { type: 'number', default: RECONSTRUCT_DEFAULTS.weight, describe: 'Entropy exponent of the partition complexity' })
-      .option('minhw', { type: 'number', default: RECONSTRUCT_DEFAULTS.minhw, describe: 'Regions at most this many pixels on both sides are not split' })
+      .option('weight', { type: 'number', describe: 'Entropy exponent of the partition complexity [default: the config gps_adaptive_w]' })
+      .option('minhw', { type: 'number', describe: 'Regions at most this many pixels on both sides are not split [default: the config data.params.adaptive_minhw, else 8]' })
+      .option('init', { type: 'string', default: RECONSTRUCT_DEFAULTS.init, choices: ['entropy', 'grid'], describe: 'Initial Gaussians: entropy partition, or a uniform grid of equal cells (the baseline)' })
       .option('focus', {
         type: 'string',
         array: true,
@@ -72,7 +74,7 @@ export const reconstructCommand: CommandModule<object, Args> = {
     positiveInteger('tokens', args.tokens);
     positiveInteger('batch', args.batch);
     positiveInteger('size', args.size);
-    if (!Number.isInteger(args.minhw) || args.minhw < 0) throw new UsageError(`--minhw must be a non-negative integer, got ${args.minhw}`);
+    if (args.minhw !== undefined && (!Number.isInteger(args.minhw) || args.minhw < 0)) throw new UsageError(`--minhw must be a non-negative integer, got ${args.minhw}`);
     const summary = await runReconstruct({
       config: args.config,
       weights: args.weights,
@@ -83,6 +85,7 @@ export const reconstructCommand: CommandModule<object, Args> = {
       tokens: args.tokens,
       weight: args.weight,
       minhw: args.minhw,
+      init: args.init,
       focus: parseFocusOptions(args.focus ?? [], args['focus-mask']),
       batch: args.batch,
       device: args.device,
