@@ -169,7 +169,8 @@ export async function planEvaluation(options: EvalOptions, hooks: EvalHooks): Pr
       throw new UsageError(`--real-stats ${options.realStats} used resize mode ${reference.settings.resizeMode}, not ${INCEPTION_RESIZE_MODE}; recompute it`);
     }
   }
-  const needsRealImages = paired || metrics.includes('swd') || metrics.includes('pr') || !reference;
+  const realFeatures = metrics.some((metric) => metric === 'rfid' || metric === 'sfid');
+  const needsRealImages = paired || metrics.includes('swd') || metrics.includes('pr') || (realFeatures && !reference);
   if (needsRealImages && !options.real) throw new UsageError(`--real DIR is required for ${metrics.join(', ')}`);
   const minSide = Math.max(1, ...metrics.map((metric) => MIN_SIDE[metric] ?? 1));
   const { real: realSet, fake: fakeSet } = await loadSets(needsRealImages ? options.real : undefined, options.fake, minSide, hooks);
@@ -205,7 +206,7 @@ export async function planEvaluation(options: EvalOptions, hooks: EvalHooks): Pr
 
 /** Runs the shards of a plan that are not finished yet; returns every shard file of the plan. */
 export async function runPlannedShards(plan: EvalPlan, options: EvalOptions, hooks: EvalHooks, only?: number): Promise<string[]> {
-  const folder = path.resolve(options.shardDir ?? path.join('results', 'eval-shards', plan.key));
+  const folder = path.resolve(options.shardDir ?? path.join('results', 'tmp', 'eval-shards', plan.key));
   const works = planShards(plan.real, plan.fake, plan.settings.shardCount, folder);
   const selected = only === undefined ? works : works.filter((work) => work.index === only);
   const parallel = only === undefined ? Math.min(options.workers, works.length) : 1;

@@ -84,8 +84,9 @@ const mergeCommand: CommandModule<EvalArgs, EvalArgs> = {
 
 function toOptions(args: EvalArgs): EvalOptions {
   if (!args.fake) throw new UsageError('--fake DIR is required (the generated or reconstructed images)');
-  if (!args.real && !args['real-stats']) throw new UsageError('--real DIR is required (or --real-stats FILE for distribution metrics)');
   const metrics = parseMetrics(args.metrics);
+  const fakeOnly = metrics.every((metric) => metric === 'is');
+  if (!args.real && !args['real-stats'] && !fakeOnly) throw new UsageError('--real DIR is required (or --real-stats FILE for rfid and sfid)');
   return {
     real: args.real ?? '',
     fake: args.fake,
@@ -119,7 +120,7 @@ export const evalCommand: CommandModule<{ json: boolean }, EvalArgs> = {
       .option('metrics', { type: 'string', describe: `Comma-separated subset of ${ALL_METRICS.join(',')} (default: all)` })
       .option('workers', { type: 'number', describe: 'Backend processes sharing the images (default 1)' })
       .option('shard', { type: 'string', describe: 'Run only part I of N (I/N, 0-based) and save its statistics for `eval merge`' })
-      .option('shard-dir', { type: 'string', describe: 'Folder for shard files (default results/eval-shards/<settings hash>); finished shards are reused' })
+      .option('shard-dir', { type: 'string', describe: 'Folder for shard files (default results/tmp/eval-shards/<settings hash>); finished shards are reused' })
       .option('seed', { type: 'number', describe: 'Seed of the SWD patch positions and projections (default 0)' })
       .option('is-splits', { type: 'number', describe: 'Inception Score splits (default 10)' })
       .option('swd-images', { type: 'number', describe: `SWD uses the first N images of each folder (default ${DEFAULTS.swdMaxImages}; descriptors take about 75 KB per image and pyramid level)` })
