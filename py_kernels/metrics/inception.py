@@ -194,6 +194,7 @@ class FIDInceptionV3(nn.Module):
         x = F.max_pool2d(x, kernel_size=3, stride=2)        # [B, 192, 35, 35]
         for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b, self.Mixed_6c):
             x = block(x)                                    # [B, 768, 17, 17] after Mixed_6a
+        # NOTE: mixed_6 is Mixed_6d by the TF graph's block order; not compared with TF outputs.
         spatial = self.Mixed_6d.branch1x1(x)[:, :SPATIAL_CHANNELS]  # [B, 7, 17, 17]
         x = self.Mixed_6e(self.Mixed_6d(x))
         x = self.Mixed_7c(self.Mixed_7b(self.Mixed_7a(x)))  # [B, 2048, 8, 8]
