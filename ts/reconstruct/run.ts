@@ -49,6 +49,8 @@ export interface Failure {
 
 export interface ReconstructSummary {
   out: string;
+  /** Tokens per tile. */
+  tokens: number;
   total: number;
   reconstructed: number;
   skipped: number;
@@ -123,6 +125,7 @@ export async function runReconstruct(options: ReconstructOptions): Promise<Recon
   const seconds = (Date.now() - started) / 1000;
   const summary: ReconstructSummary = {
     out: options.out,
+    tokens,
     total: inputs.length,
     reconstructed,
     skipped,
