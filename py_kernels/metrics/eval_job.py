@@ -16,6 +16,7 @@ Shard file tensors (``n`` images of the shard, ``P`` = 128 patches per image):
 """
 import json
 import os
+import struct
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from py_kernels.job import job
 from py_kernels.metrics import pixel, swd
 from py_kernels.metrics.images import load_rgb, probe
 from py_kernels.metrics.stats import FeatureAccumulator, inception_score, precision_recall
-from py_kernels.safetensors_io import load_numpy, save
+from py_kernels.safetensors_io import save
 
 INCEPTION_METRICS = {"rfid", "sfid", "is", "pr"}
 
@@ -208,14 +209,24 @@ def _paired_metrics(reals, fakes, spec, metrics, networks, device, paired):
             paired["lpips"].extend(float(v) for v in networks["lpips"](x, y).double().cpu())
 
 
-def _concat(files, key):
-    parts = []
-    for path in files:
-        tensors, _ = load_numpy(path)
-        if key not in tensors:
+def _read_tensor(path, key):
+    """Read one tensor of a safetensors file without loading the others (shards hold
+    covariance-sized statistics next to the per-image arrays read here)."""
+    with open(path, "rb") as handle:
+        (length,) = struct.unpack("<Q", handle.read(8))
+        header = json.loads(handle.read(length))
+        entry = header.get(key)
+        if entry is None:
             raise ValueError(f"{path}: shard file has no tensor {key!r}; it was computed without that metric")
-        parts.append(tensors[key])
-    return np.concatenate(parts)
+        begin, end = entry["data_offsets"]
+        dtype = np.dtype({"F32": "<f4", "F64": "<f8", "I64": "<i8"}[entry["dtype"]])
+        handle.seek(8 + length + begin)
+        data = np.frombuffer(handle.read(end - begin), dtype=dtype)
+    return data.reshape([int(d) for d in entry["shape"]])
+
+
+def _concat(files, key):
+    return np.concatenate([_read_tensor(path, key) for path in files])
 
 
 @job

@@ -1,4 +1,5 @@
 """Shard job with the FID network under formula weights: merging shards equals one shard."""
+import functools
 import os
 
 import numpy as np
@@ -66,10 +67,15 @@ def two_shards(pairs, formula_weights, tmp_path_factory):
     return run_shards(pairs, formula_weights, 2, tmp_path_factory.mktemp("two"))
 
 
+@functools.lru_cache(maxsize=None)
+def load_shard(path):
+    return load_numpy(path)[0]
+
+
 def merged(files, prefix):
     total = None
     for path in files:
-        tensors, _ = load_numpy(path)
+        tensors = load_shard(path)
         part = FeatureAccumulator(tensors[f"{prefix}.sum"].shape[0])
         part.count = int(tensors[f"{prefix}.count"][0])
         part.sum, part.scatter = tensors[f"{prefix}.sum"], tensors[f"{prefix}.scatter"]
@@ -98,7 +104,7 @@ def test_two_shards_equal_one(one_shard, two_shards):
 
 def test_scatter_matches_numpy_cov(one_shard):
     files = one_shard
-    tensors, _ = load_numpy(files[0])
+    tensors = load_shard(files[0])
     features = tensors["real.pool3.features"].astype(np.float64)
     stats = merged(files, "real.pool3")
     assert np.abs(stats.scatter / 3 - np.cov(features, rowvar=False)).max() < 1e-9 * np.abs(stats.scatter).max()

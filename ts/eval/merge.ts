@@ -1,11 +1,12 @@
 // Combining shard files into the final numbers: paired means, Fréchet distances from merged
 // statistics, and IS / precision-recall / SWD through one backend job.
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { runJob } from '../bridge/jobs.ts';
 import { UsageError } from '../cli/errors.ts';
 import { frechetDistance } from '../metrics/frechet.ts';
 import { mergeAll, statsFromTensors, toGaussian, type GaussianStats, type ReferenceStats } from '../metrics/stats.ts';
-import { readSafetensors, type Tensor } from '../util/safetensors.ts';
+import { parseSafetensors, type Tensor } from '../util/safetensors.ts';
 import type { ShardSettings } from './shards.ts';
 
 export interface ShardFile {
@@ -18,12 +19,48 @@ export interface ShardFile {
   tensors: Map<string, Tensor>;
 }
 
+/** Tensors merged here; the per-image feature and descriptor arrays stay on disk for the backend. */
+const isMergedTensor = (name: string) => name.startsWith('paired.') || /\.(count|sum|scatter)$/.test(name);
+
+/** Reads the metadata and the tensors accepted by `keep` from a safetensors file, skipping the rest. */
+async function readSelectedTensors(file: string, keep: (name: string) => boolean): Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string> }> {
+  const handle = await open(file, 'r');
+  try {
+    const prefix = Buffer.alloc(8);
+    await handle.read(prefix, 0, 8, 0);
+    const headerLength = Number(prefix.readBigUInt64LE(0));
+    const headerBytes = Buffer.alloc(headerLength);
+    await handle.read(headerBytes, 0, headerLength, 8);
+    const header = JSON.parse(headerBytes.toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+    // Rebuild a small safetensors buffer holding only the kept tensors, then parse it with the shared reader.
+    const selected: Record<string, unknown> = {};
+    const blobs: Buffer[] = [];
+    let offset = 0;
+    for (const [name, entry] of Object.entries(header)) {
+      if (name === '__metadata__' || !keep(name)) continue;
+      const [begin, end] = entry.data_offsets;
+      const blob = Buffer.alloc(end - begin);
+      await handle.read(blob, 0, end - begin, 8 + headerLength + begin);
+      selected[name] = { ...entry, data_offsets: [offset, offset + blob.length] };
+      blobs.push(blob);
+      offset += blob.length;
+    }
+    if (header.__metadata__) selected.__metadata__ = header.__metadata__;
+    const json = Buffer.from(JSON.stringify(selected));
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(json.length));
+    return parseSafetensors(new Uint8Array(Buffer.concat([length, json, ...blobs])), file);
+  } finally {
+    await handle.close();
+  }
+}
+
 export async function readShardFiles(files: string[]): Promise<ShardFile[]> {
   const shards: ShardFile[] = [];
   for (const file of files) {
     let parsed;
     try {
-      parsed = await readSafetensors(file);
+      parsed = await readSelectedTensors(file, isMergedTensor);
     } catch (error) {
       throw new UsageError(`${file}: cannot be read as a shard file (${(error as Error).message})`, { cause: error });
     }
