@@ -6,7 +6,7 @@ import { evaluateFolders, type EvalHooks } from './run.ts';
 export interface DemoEvalRequest {
   real: string;
   fake: string;
-  /** Where the CSV row goes, for example results/demo-eval.csv. */
+  /** Output CSV file, for example results/demo-eval.csv. */
   csv: string;
   hooks: EvalHooks;
   workers?: number;

@@ -39,7 +39,7 @@ export async function listImageFiles(folder: string, flag: string): Promise<stri
   if (!statSync(folder).isDirectory()) throw new UsageError(`${flag} ${folder}: not a folder`);
   const names = (await readdir(folder)).filter((name) => IMAGE_EXTENSIONS.includes(path.extname(name).toLowerCase())).sort();
   if (names.length === 0) {
-    throw new UsageError(`${flag} ${folder}: the folder holds no images (looked for ${IMAGE_EXTENSIONS.join(' ')})`);
+    throw new UsageError(`${flag} ${folder}: no image files found (looked for ${IMAGE_EXTENSIONS.join(' ')})`);
   }
   // Absolute paths: backend jobs run with the repository as their working folder.
   return names.map((name) => path.resolve(folder, name));

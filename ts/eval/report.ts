@@ -45,7 +45,7 @@ export const CSV_COLUMNS = [
   'skipped',
 ] as const;
 
-/** One CSV record: numbers as written by JavaScript, infinities as inf, absent values empty. */
+/** Builds one CSV record: numbers as JavaScript prints them, infinities as inf, absent values empty. */
 export function csvRecord(result: EvalResult): Record<string, string | number> {
   const s = result.settings;
   const record: Record<string, string | number | undefined> = {
@@ -84,7 +84,7 @@ export async function writeCsv(file: string, result: EvalResult): Promise<void> 
   await writeFile(file, csvText(result));
 }
 
-/** The JSON document: infinities as the strings "inf"/"-inf" since JSON has no such numbers. */
+/** Builds the JSON document, writing infinities as the strings "inf"/"-inf" because JSON has no such numbers. */
 export function jsonDocument(result: EvalResult): unknown {
   return JSON.parse(JSON.stringify(result, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? String(value).replace('Infinity', 'inf') : value)));
 }

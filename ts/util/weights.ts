@@ -129,7 +129,7 @@ export async function resolveWeight(name: string, explicitPath?: string, env: No
   return { name, path: found, sha256 };
 }
 
-/** One line saying which file is missing and where it is looked for. */
+/** Describes in one line which file is missing and where to put it. */
 export function describeMissingWeight(name: string, env: NodeJS.ProcessEnv = process.env): string {
   const spec = weightSpec(name);
   const [first] = candidatePaths(spec, { ...env, [spec.envVar]: '' });

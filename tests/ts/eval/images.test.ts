@@ -64,7 +64,7 @@ test('missing and empty folders', async () => {
   await mkdir(path.join(folder, 'empty'));
   await writeFile(path.join(folder, 'empty', 'notes.txt'), 'x');
   const empty = await listImageFiles(path.join(folder, 'empty'), '--fake').catch((error: Error) => error);
-  assert.is((empty as Error).message, `--fake ${path.join(folder, 'empty')}: the folder holds no images (looked for .png .jpg .jpeg .webp .bmp .tif .tiff)`);
+  assert.is((empty as Error).message, `--fake ${path.join(folder, 'empty')}: no image files found (looked for .png .jpg .jpeg .webp .bmp .tif .tiff)`);
 });
 
 test('Pillow probe sees grey, RGBA and 16-bit files', async () => {

@@ -1,5 +1,5 @@
 // Fréchet distance against scipy (sqrtm, the pytorch-fid formula) and against cases with a
-// known answer, including the numerically hard ones.
+// known exact value, including the numerically hard ones.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// Symmetric eigenvalues and pivoted Cholesky on matrices with known answers.
+// Symmetric eigenvalues and pivoted Cholesky on matrices with known results.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { congruence, pivotedCholesky, symmetricEigenvalues } from '../../../ts/metrics/linalg.ts';
