@@ -1,7 +1,9 @@
 // The result of an evaluation as one CSV row (explicit columns) and one JSON document.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
+import { UsageError } from '../cli/errors.ts';
 
 export interface EvalResult {
   /** Headline numbers; undefined when a metric was not requested or was skipped. */
@@ -79,9 +81,21 @@ export function csvText(result: EvalResult): string {
   return stringify([csvRecord(result)], { header: true, columns: [...CSV_COLUMNS] });
 }
 
-export async function writeCsv(file: string, result: EvalResult): Promise<void> {
+/**
+ * Writes the header and one row to `file`, or with `append` adds the row to an existing
+ * file after checking that its header has the same columns.
+ */
+export async function writeCsv(file: string, result: EvalResult, append = false): Promise<void> {
   await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  await writeFile(file, csvText(result));
+  if (!append || !existsSync(file)) {
+    await writeFile(file, csvText(result));
+    return;
+  }
+  const [header] = (await readFile(file, 'utf8')).split('\n');
+  if (header?.trim() !== CSV_COLUMNS.join(',')) {
+    throw new UsageError(`--append: ${file} has different columns (${header?.slice(0, 60)}...); write to a new file`);
+  }
+  await appendFile(file, stringify([csvRecord(result)], { header: false, columns: [...CSV_COLUMNS] }));
 }
 
 /** Builds the JSON document, writing infinities as the strings "inf"/"-inf" because JSON has no such numbers. */

@@ -1,6 +1,6 @@
 // `gpstoken eval` end to end on embedded photos (PSNR, SSIM, SWD need no weight files):
 // worker and shard splits give the same numbers; weights and inputs are checked.
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { REPO_ROOT } from '../../../ts/bridge/backend.ts';
 import { UsageError } from '../../../ts/cli/errors.ts';
 import { DEFAULTS, type EvalOptions } from '../../../ts/eval/options.ts';
-import { CSV_COLUMNS, csvText, type EvalResult } from '../../../ts/eval/report.ts';
+import { CSV_COLUMNS, csvText, writeCsv, type EvalResult } from '../../../ts/eval/report.ts';
 import { checkCounts, evaluateFolders, fakeResize, mergeShards, resolveMetricWeights, type EvalHooks } from '../../../ts/eval/run.ts';
 import type { ImageSet } from '../../../ts/eval/images.ts';
 
@@ -112,6 +112,18 @@ test('CSV has the explicit columns', () => {
   const [header, row] = csvText(single).trimEnd().split('\n');
   assert.is(header, CSV_COLUMNS.join(','));
   assert.is(row!.split(',').length, CSV_COLUMNS.length);
+});
+
+test('CSV append adds rows under one header', async () => {
+  const file = path.join(folder, 'rows.csv');
+  await writeCsv(file, single, true);
+  await writeCsv(file, single, true);
+  const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
+  assert.is(lines.length, 3);
+  assert.is(lines[0], CSV_COLUMNS.join(','));
+  await writeFile(file, 'a,b\n1,2\n');
+  const error = await writeCsv(file, single, true).catch((caught: Error) => caught);
+  assert.is((error as Error).message, `--append: ${file} has different columns (a,b...); write to a new file`);
 });
 
 test('unpaired names are listed', async () => {

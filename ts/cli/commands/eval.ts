@@ -28,6 +28,7 @@ interface EvalArgs {
   'save-stats'?: string;
   'real-stats'?: string;
   out?: string;
+  append?: boolean;
   seed?: number;
   'is-splits'?: number;
   'swd-images'?: number;
@@ -56,7 +57,7 @@ function cliHooks(): EvalHooks {
 
 async function report(result: EvalResult, args: EvalArgs): Promise<void> {
   if (args.out) {
-    await writeCsv(args.out, result);
+    await writeCsv(args.out, result, Boolean(args.append));
     log(`wrote ${args.out}`);
   }
   if (args.json) printJson(jsonDocument(result));
@@ -69,7 +70,8 @@ function sharedOptions(yargs: Argv<any>): Argv<any> {
     .option('ssim-preset', { type: 'string', describe: `SSIM convention of the headline ssim column: ${SSIM_PRESETS.join(', ')} (default pytorch-msssim); every preset is written` })
     .option('save-stats', { type: 'string', describe: 'Save the real set\'s FID statistics (mu, sigma, count) to this .safetensors file' })
     .option('real-stats', { type: 'string', describe: 'Use saved real statistics (from --save-stats) instead of computing them' })
-    .option('out', { type: 'string', describe: 'Write the result row to this CSV file' });
+    .option('out', { type: 'string', describe: 'Write the result row to this CSV file' })
+    .option('append', { type: 'boolean', describe: 'Add the row to an existing --out file instead of replacing it' });
 }
 
 const mergeCommand: CommandModule<EvalArgs, EvalArgs> = {
