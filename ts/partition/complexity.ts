@@ -6,8 +6,8 @@
 // Every float32 step of the reference is reproduced with Math.fround or a Float32Array store.
 // A float32 sum or product evaluated in float64 and then rounded equals the float32 operation
 // (53 >= 2 * 24 + 2 bits, so double rounding cannot change the result).
-import type { RgbImage } from '../image/types.ts';
 import { readFileSync } from 'node:fs';
+import type { RgbImage } from '../image/types.ts';
 import { PartitionKernel, type PartitionKernelExports } from './kernel.js';
 
 /** Side of the square every region is resized to before its gradients are measured. */
@@ -32,23 +32,31 @@ const LUMA_B = Math.fround(0.114);
  */
 export function greyForComplexity(img: RgbImage): Float32Array {
   const tables = lumaTables();
+  const redGreen = tables.redGreen;
+  const blue = tables.b;
   const count = img.width * img.height;
   const grey = new Float32Array(count);
   const data = img.data;
-  for (let i = 0; i < count; i += 1) {
-    const r = tables.r[data[3 * i]!]!;
-    const g = tables.g[data[3 * i + 1]!]!;
-    const b = tables.b[data[3 * i + 2]!]!;
-    const luma = Math.fround(Math.fround(r + g) + b);
-    grey[i] = Math.fround(luma + 1) / 2;
+  for (let i = 0, p = 0; i < count; i += 1, p += 3) {
+    const luma = Math.fround(redGreen[(data[p]! << 8) | data[p + 1]!]! + blue[data[p + 2]!]!);
+    // Halving a float32 at or above 2^-24 is exact, so the float32 store changes nothing.
+    grey[i] = Math.fround(luma + 1) * 0.5;
   }
   return grey;
 }
 
-let cachedLuma: { r: Float32Array; g: Float32Array; b: Float32Array } | undefined;
+interface LumaTables {
+  r: Float32Array;
+  g: Float32Array;
+  b: Float32Array;
+  /** float32 `r + g` for every red-green byte pair, indexed `red << 8 | green`. */
+  redGreen: Float32Array;
+}
 
-/** Per-channel products `weight * pixel` for the 256 possible byte values. */
-function lumaTables(): { r: Float32Array; g: Float32Array; b: Float32Array } {
+let cachedLuma: LumaTables | undefined;
+
+/** Per-channel products `weight * pixel` for the 256 possible byte values, and red + green sums. */
+function lumaTables(): LumaTables {
   if (cachedLuma) return cachedLuma;
   const r = new Float32Array(256);
   const g = new Float32Array(256);
@@ -59,7 +67,9 @@ function lumaTables(): { r: Float32Array; g: Float32Array; b: Float32Array } {
     g[v] = LUMA_G * pixel;
     b[v] = LUMA_B * pixel;
   }
-  cachedLuma = { r, g, b };
+  const redGreen = new Float32Array(256 * 256);
+  for (let i = 0; i < redGreen.length; i += 1) redGreen[i] = r[i >> 8]! + g[i & 255]!;
+  cachedLuma = { r, g, b, redGreen };
   return cachedLuma;
 }
 
@@ -381,40 +391,47 @@ function rowSlots(n: number): RowSlots {
   return slots;
 }
 
-/** The WebAssembly SIMD kernel (wasm/kernel.c), one instance per grey map. */
-class WasmEngine implements RegionEngine {
-  private readonly kernel: WasmKernelExports;
-  private readonly i32: Int32Array;
-  private readonly f32: Float32Array;
+/**
+ * The one instance of the WebAssembly kernel in this thread, shared by every scorer: creating an
+ * instance and copying the entropy table costs more than a 256x256 partition's bookkeeping, while
+ * switching scorers only copies the grey map in again.
+ */
+class WasmKernel {
+  readonly exports: WasmKernelExports;
+  i32: Int32Array;
+  f32: Float32Array;
+  /** The scorer whose grey map is in memory now. */
+  owner: WasmEngine | undefined;
+  /** Region width and height whose resize tables are in memory now. */
+  tableWidth = 0;
+  tableHeight = 0;
   private readonly tables: number;
-  private readonly counts: number;
-  private readonly terms = new Float64Array(HISTOGRAM_BINS);
-  private tableWidth = 0;
-  private tableHeight = 0;
+  readonly counts: number;
 
-  constructor(module: WebAssembly.Module, grey: Float32Array, width: number) {
-    this.kernel = new WebAssembly.Instance(module).exports as unknown as WasmKernelExports;
-    const greyAddress = this.kernel.allocateGrey(width, grey.length / width);
-    if (greyAddress === 0) throw new RangeError(`the WebAssembly partition kernel cannot hold a ${width}x${grey.length / width} grey map`);
-    // Views are made after the memory has grown: growing detaches the old buffer.
-    const buffer = this.kernel.memory.buffer;
-    this.i32 = new Int32Array(buffer);
-    this.f32 = new Float32Array(buffer);
-    this.f32.set(grey, greyAddress / 4);
-    new Float64Array(buffer).set(fullHistogramTerms(), this.kernel.terms() / 8);
-    this.tables = this.kernel.tables() / 4;
-    this.counts = this.kernel.counts() / 4;
+  constructor(module: WebAssembly.Module) {
+    this.exports = new WebAssembly.Instance(module).exports as unknown as WasmKernelExports;
+    this.i32 = new Int32Array(this.exports.memory.buffer);
+    this.f32 = new Float32Array(this.exports.memory.buffer);
+    new Float64Array(this.exports.memory.buffer).set(fullHistogramTerms(), this.exports.terms() / 8);
+    this.tables = this.exports.tables() / 4;
+    this.counts = this.exports.counts() / 4;
   }
 
-  entropy(x0: number, y0: number, w: number, h: number): number {
-    if (w !== this.tableWidth) this.setWidth(w);
-    if (h !== this.tableHeight) this.setHeight(h);
-    const entropy = this.kernel.regionEntropy(x0, y0);
-    // The kernel knows only the table for a full histogram; other totals are summed here.
-    return entropy >= 0 ? entropy : histogramEntropy(this.i32, this.counts, this.terms);
+  /** Copies a grey map in, growing the memory when it is larger than any before. */
+  loadGrey(owner: WasmEngine, grey: Float32Array, width: number): void {
+    const height = grey.length / width;
+    const address = this.exports.allocateGrey(width, height);
+    if (address === 0) throw new RangeError(`the WebAssembly partition kernel cannot hold a ${width}x${height} grey map`);
+    // Growing the memory detaches the old buffer and its views.
+    if (this.i32.buffer !== this.exports.memory.buffer) {
+      this.i32 = new Int32Array(this.exports.memory.buffer);
+      this.f32 = new Float32Array(this.exports.memory.buffer);
+    }
+    this.f32.set(grey, address / 4);
+    this.owner = owner;
   }
 
-  private setWidth(w: number): void {
+  setWidth(w: number): void {
     const ax = cachedAxis(w, true);
     const base = this.tables;
     this.i32.set(ax.index0, base + WASM_TABLES.xIndex0 / 4);
@@ -426,7 +443,7 @@ class WasmEngine implements RegionEngine {
     this.tableWidth = w;
   }
 
-  private setHeight(h: number): void {
+  setHeight(h: number): void {
     const ay = cachedAxis(h, false);
     const slots = rowSlots(h);
     const base = this.tables;
@@ -437,6 +454,34 @@ class WasmEngine implements RegionEngine {
     this.i32.set(slots.rows, base + WASM_TABLES.rows / 4);
     this.i32[base + WASM_TABLES.rowCount / 4] = slots.rows.length;
     this.tableHeight = h;
+  }
+}
+
+let sharedKernel: WasmKernel | undefined;
+
+/** Scores regions of one grey map on the shared WebAssembly kernel (wasm/kernel.c). */
+class WasmEngine implements RegionEngine {
+  private readonly kernel: WasmKernel;
+  private readonly terms = new Float64Array(HISTOGRAM_BINS);
+
+  constructor(
+    module: WebAssembly.Module,
+    private readonly grey: Float32Array,
+    private readonly width: number,
+  ) {
+    sharedKernel ??= new WasmKernel(module);
+    this.kernel = sharedKernel;
+    this.kernel.loadGrey(this, grey, width);
+  }
+
+  entropy(x0: number, y0: number, w: number, h: number): number {
+    const kernel = this.kernel;
+    if (kernel.owner !== this) kernel.loadGrey(this, this.grey, this.width);
+    if (w !== kernel.tableWidth) kernel.setWidth(w);
+    if (h !== kernel.tableHeight) kernel.setHeight(h);
+    const entropy = kernel.exports.regionEntropy(x0, y0);
+    // The kernel knows only the table for a full histogram; other totals are summed here.
+    return entropy >= 0 ? entropy : histogramEntropy(kernel.i32, kernel.counts, this.terms);
   }
 }
 

@@ -66,6 +66,24 @@ static int32_t grey_width;
 
 extern unsigned char __heap_base;
 
+/*
+ * Constants of the pixel loop, kept in memory and loaded once per region: a v128.const inside
+ * the loop is rebuilt on every iteration by V8. Written by `init_constants`.
+ */
+enum { C_TWO, C_BIN_SCALE, C_BIN_WIDTH, C_MAGIC, C_TOP, C_LAST_BIN, C_COUNT };
+v128_t loop_constants[C_COUNT];
+
+static void init_constants(void) {
+  loop_constants[C_TWO] = wasm_f64x2_splat(2.0);
+  loop_constants[C_BIN_SCALE] = wasm_f64x2_splat(512.0 / 11.0);
+  /* Bin width 11 / 512 is an exact double, so `k * width` is the exact edge of bin 256 + k. */
+  loop_constants[C_BIN_WIDTH] = wasm_f64x2_splat(11.0 / 512.0);
+  /* Adding 2^52 to a small non-negative integer leaves the integer in the low 32 bits. */
+  loop_constants[C_MAGIC] = wasm_f64x2_splat(4503599627370496.0);
+  loop_constants[C_TOP] = wasm_f64x2_splat(5.5);
+  loop_constants[C_LAST_BIN] = wasm_i32x4_splat(256);
+}
+
 EXPORT("tables") struct Tables *tables_address(void) { return &tables; }
 EXPORT("terms") double *terms_address(void) { return terms; }
 EXPORT("counts") int32_t *counts_address(void) { return counts; }
@@ -79,6 +97,7 @@ EXPORT("allocateGrey") float *allocate_grey(int32_t width, int32_t height) {
     uintptr_t pages = (end - have + 65535) / 65536;
     if (__builtin_wasm_memory_grow(0, pages) == (uintptr_t)-1) return 0;
   }
+  init_constants();
   grey = (float *)start;
   grey_width = width;
   return grey;
@@ -136,23 +155,23 @@ static void filter_row(int32_t d) {
   }
 }
 
-/* Bin minus 256 of two magnitudes as doubles; 256 marks a magnitude above 5.5 (dropped). */
-static inline v128_t bin_offsets(v128_t m) {
-  const v128_t scale = wasm_f64x2_splat(512.0 / 11.0);
-  const v128_t eleven = wasm_f64x2_splat(11.0);
-  const v128_t one = wasm_f64x2_splat(1.0);
-  v128_t k = wasm_f64x2_floor(wasm_f64x2_mul(m, scale));
-  v128_t scaled = wasm_f64x2_mul(m, wasm_f64x2_splat(512.0));
-  v128_t left_edge = wasm_f64x2_mul(k, eleven);
-  k = wasm_f64x2_sub(k, wasm_v128_and(wasm_f64x2_gt(left_edge, scaled), one));
-  k = wasm_f64x2_add(k, wasm_v128_and(wasm_f64x2_le(wasm_f64x2_add(left_edge, eleven), scaled), one));
-  /* The top edge 5.5 belongs to the last bin; anything above it goes to the overflow bin. */
-  k = wasm_f64x2_min(k, wasm_f64x2_splat(255.0));
-  return wasm_v128_bitselect(wasm_f64x2_splat(256.0), k, wasm_f64x2_gt(m, wasm_f64x2_splat(5.5)));
+/*
+ * Bin minus 256 of two magnitudes, in the low 32 bits of each 64-bit lane: k is estimated as
+ * floor(m * 512 / 11), then moved down when its left edge is above m and up when the next edge
+ * is at or below m (the comparisons give -1 or 0). m == 5.5 then lands on 256 and moves to 255,
+ * the last bin, which owns the top edge.
+ */
+static inline v128_t bin_offsets(v128_t m, v128_t bin_scale, v128_t bin_width, v128_t magic, v128_t top) {
+  v128_t k = wasm_f64x2_floor(wasm_f64x2_mul(m, bin_scale));
+  v128_t left_edge = wasm_f64x2_mul(k, bin_width);
+  v128_t above_left = wasm_f64x2_gt(left_edge, m);
+  v128_t reaches_right = wasm_f64x2_le(wasm_f64x2_add(left_edge, bin_width), m);
+  v128_t bits = wasm_i64x2_add(wasm_f64x2_add(k, magic), above_left);
+  return wasm_i64x2_add(wasm_i64x2_sub(bits, reaches_right), wasm_f64x2_eq(m, top));
 }
 
-static inline v128_t magnitudes(const double *da, const double *dc, const double *db, const double *sa, const double *sb) {
-  v128_t gx = wasm_f64x2_add(wasm_f64x2_mul(wasm_f64x2_splat(2.0), wasm_v128_load(dc)), wasm_f64x2_add(wasm_v128_load(db), wasm_v128_load(da)));
+static inline v128_t magnitudes(const double *da, const double *dc, const double *db, const double *sa, const double *sb, v128_t two) {
+  v128_t gx = wasm_f64x2_add(wasm_f64x2_mul(two, wasm_v128_load(dc)), wasm_f64x2_add(wasm_v128_load(db), wasm_v128_load(da)));
   v128_t gy = wasm_f64x2_sub(wasm_v128_load(sb), wasm_v128_load(sa));
   return wasm_f64x2_sqrt(wasm_f64x2_add(wasm_f64x2_mul(gx, gx), wasm_f64x2_mul(gy, gy)));
 }
@@ -160,10 +179,15 @@ static inline v128_t magnitudes(const double *da, const double *dc, const double
 /* Column filters, magnitudes and the four per-lane histograms of the resized region. */
 static void sobel_histogram(void) {
   for (int32_t i = 0; i < 4 * HIST_STRIDE; i += 4) wasm_v128_store(hist + i, wasm_i32x4_splat(0));
-  /* Byte address of bin 256 in each lane's histogram. */
-  const v128_t lane_base = wasm_i32x4_add(
-      wasm_i32x4_splat((int32_t)(uintptr_t)hist + 256 * 4),
-      wasm_i32x4_make(0, HIST_STRIDE * 4, 2 * HIST_STRIDE * 4, 3 * HIST_STRIDE * 4));
+  const v128_t two = loop_constants[C_TWO];
+  const v128_t bin_scale = loop_constants[C_BIN_SCALE];
+  const v128_t bin_width = loop_constants[C_BIN_WIDTH];
+  const v128_t magic = loop_constants[C_MAGIC];
+  const v128_t top = loop_constants[C_TOP];
+  /* Magnitudes above 5.5 have k >= 256 (m == 5.5 was moved to 255): bin 512 collects them. */
+  const v128_t last = loop_constants[C_LAST_BIN];
+  int32_t *lane0 = hist + 256, *lane1 = hist + HIST_STRIDE + 256;
+  int32_t *lane2 = hist + 2 * HIST_STRIDE + 256, *lane3 = hist + 3 * HIST_STRIDE + 256;
 
   filter_row(0);
   for (int32_t y = 0; y < SIDE; y += 1) {
@@ -174,13 +198,13 @@ static void sobel_histogram(void) {
     const double *da = derivative_ring[above], *dc = derivative_ring[centre], *db = derivative_ring[below];
     const double *sa = smoothing_ring[above], *sb = smoothing_ring[below];
     for (int32_t x = 0; x < SIDE; x += 4) {
-      v128_t k01 = wasm_i32x4_trunc_sat_f64x2_zero(bin_offsets(magnitudes(da + x, dc + x, db + x, sa + x, sb + x)));
-      v128_t k23 = wasm_i32x4_trunc_sat_f64x2_zero(bin_offsets(magnitudes(da + x + 2, dc + x + 2, db + x + 2, sa + x + 2, sb + x + 2)));
-      v128_t address = wasm_i32x4_add(wasm_i32x4_shl(wasm_i32x4_shuffle(k01, k23, 0, 1, 4, 5), 2), lane_base);
-      *(int32_t *)(uintptr_t)wasm_i32x4_extract_lane(address, 0) += 1;
-      *(int32_t *)(uintptr_t)wasm_i32x4_extract_lane(address, 1) += 1;
-      *(int32_t *)(uintptr_t)wasm_i32x4_extract_lane(address, 2) += 1;
-      *(int32_t *)(uintptr_t)wasm_i32x4_extract_lane(address, 3) += 1;
+      v128_t k01 = bin_offsets(magnitudes(da + x, dc + x, db + x, sa + x, sb + x, two), bin_scale, bin_width, magic, top);
+      v128_t k23 = bin_offsets(magnitudes(da + x + 2, dc + x + 2, db + x + 2, sa + x + 2, sb + x + 2, two), bin_scale, bin_width, magic, top);
+      v128_t k = wasm_i32x4_min(wasm_i32x4_shuffle(k01, k23, 0, 2, 4, 6), last);
+      lane0[wasm_i32x4_extract_lane(k, 0)] += 1;
+      lane1[wasm_i32x4_extract_lane(k, 1)] += 1;
+      lane2[wasm_i32x4_extract_lane(k, 2)] += 1;
+      lane3[wasm_i32x4_extract_lane(k, 3)] += 1;
     }
   }
 
