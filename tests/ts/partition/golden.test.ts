@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { REPO_ROOT } from '../../../ts/bridge/backend.ts';
 import { decodeImageFile } from '../../../ts/image/decode.ts';
+import { KERNEL_ENV } from '../../../ts/partition/complexity.ts';
 import { partitionImage } from '../../../ts/partition/partition.ts';
 
 const GOLDEN = path.join(REPO_ROOT, '..', 'shared', 'golden', 'partition');
@@ -54,6 +55,27 @@ test('every golden case matches as float32', async () => {
     }
   }
   assert.equal(failures, [], `${cases.length - failures.length}/${cases.length} cases pass`);
+});
+
+// The asm.js kernel is the fallback where WebAssembly SIMD cannot load: it must match as well.
+test('every golden case matches with the asm.js kernel', async () => {
+  const saved = process.env[KERNEL_ENV];
+  process.env[KERNEL_ENV] = 'asmjs';
+  const asmFailures: string[] = [];
+  try {
+    for (const c of cases) {
+      const img = await decodeImageFile(path.join(GOLDEN, 'images', c.image));
+      const bias = c.bias ? boxBias(img.width, img.height, c.bias) : undefined;
+      const result = partitionImage(img, { tokens: c.tokens, weight: c.weight, minhw: c.minhw, ...(bias ? { bias } : {}) });
+      const gps = firstMismatch(result.gpscodes, new Float32Array(c.gpscodes.flat()));
+      const reg = firstMismatch(result.regions, new Float32Array(c.regions.flat()));
+      if (gps >= 0 || reg >= 0) asmFailures.push(`${c.image} tokens=${c.tokens} weight=${c.weight} minhw=${c.minhw}: gpscodes row ${Math.floor(gps / 5)}, regions row ${Math.floor(reg / 4)}`);
+    }
+  } finally {
+    if (saved === undefined) delete process.env[KERNEL_ENV];
+    else process.env[KERNEL_ENV] = saved;
+  }
+  assert.equal(asmFailures, [], `${cases.length - asmFailures.length}/${cases.length} cases pass`);
 });
 
 test.run();
