@@ -23,7 +23,7 @@ SETTINGS_FILE = "generate.json"
 IMAGE_KEYS = (
     "config", "weights", "tokenizer", "tokenizer_config", "layouts", "layout_model", "classes", "cfg_scale",
     "guidance_low", "guidance_high", "steps", "sampler", "method", "batch", "seed", "device", "clamp_centers",
-    "atol", "rtol",
+    "atol", "rtol", "fingerprints",
 )
 
 
@@ -31,6 +31,22 @@ def derive_seed(seed, batch_index):
     """63-bit seed of one batch from the run seed and the batch index."""
     state = np.random.SeedSequence([int(seed), int(batch_index)]).generate_state(1, dtype=np.uint64)[0]
     return int(state) >> 1
+
+
+def file_sha256(path):
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def input_fingerprints(spec):
+    """SHA-256 of every input file, so a resumed run notices a file replaced under the same path."""
+    keys = ("config", "weights", "tokenizer", "tokenizer_config", "layouts", "layout_model")
+    return {key: file_sha256(spec[key]) for key in keys if spec.get(key)}
 
 
 def image_name(index, digits=6):
@@ -87,9 +103,12 @@ def _check_settings(out, settings):
         return
     with open(path) as handle:
         previous = json.load(handle).get("options", {})
-    changed = [k for k in IMAGE_KEYS if previous.get(k) != settings.get(k)]
-    if changed:
-        details = ", ".join(f"{k}: {previous.get(k)!r} -> {settings.get(k)!r}" for k in changed)
+    changed = [k for k in IMAGE_KEYS if k != "fingerprints" and previous.get(k) != settings.get(k)]
+    details = [f"{k}: {previous.get(k)!r} -> {settings.get(k)!r}" for k in changed]
+    old_prints, new_prints = previous.get("fingerprints") or {}, settings.get("fingerprints") or {}
+    details += [f"content of --{k.replace('_', '-')} changed" for k in sorted(new_prints) if old_prints.get(k) != new_prints[k]]
+    if details:
+        details = ", ".join(details)
         raise ValueError(
             f"{out} contains images made with other options ({details}); resume with the same options or choose a new --out"
         )
@@ -225,6 +244,7 @@ def generate_images(spec, report):
     )
     out = spec["out"]
     os.makedirs(out, exist_ok=True)
+    spec["fingerprints"] = input_fingerprints(spec)
     settings = {k: spec.get(k) for k in IMAGE_KEYS}
     _check_settings(out, settings)
     pipeline = Pipeline(spec)

@@ -75,3 +75,16 @@ def test_weights_without_config_reported(tmp_path):
     with pytest.raises(ValueError) as error:
         load_sit(path)
     assert str(error.value) == f"{path}: no SiT config in the file's metadata; pass the generator config (--config) that built it"
+
+
+def test_replaced_layout_file_rejected_on_resume(models, tmp_path):
+    bank = tmp_path / "bank.safetensors"
+    LayoutBank(random_layouts(np.random.default_rng(2), 4), np.arange(4), ["a", "b", "c", "d"]).save(str(bank))
+    generate_images(spec(models, tmp_path / "out", layouts=str(bank)), lambda event: None)
+    LayoutBank(random_layouts(np.random.default_rng(3), 4), np.arange(4), ["a", "b", "c", "d"]).save(str(bank))
+    with pytest.raises(ValueError) as error:
+        generate_images(spec(models, tmp_path / "out", layouts=str(bank)), lambda event: None)
+    assert str(error.value) == (
+        f"{tmp_path / 'out'} contains images made with other options (content of --layouts changed); "
+        "resume with the same options or choose a new --out"
+    )
