@@ -200,7 +200,7 @@ function histogramEntropy(counts: Int32Array, offset: number, terms: Float64Arra
   return -(0 + pairwiseSum(terms, 0, HISTOGRAM_BINS));
 }
 
-/** Which implementation runs the per-pixel loops; both give the same bits. */
+/** Implementation of the per-pixel loops. Both give the same bits. */
 export type ComplexityKernel = 'wasm' | 'asmjs';
 
 /** Environment variable that forces a kernel, e.g. to rule the WebAssembly one out. */
@@ -209,19 +209,19 @@ export const KERNEL_ENV = 'GPSTOKEN_PARTITION_KERNEL';
 let wasmModule: WebAssembly.Module | undefined;
 let wasmFailure: Error | undefined;
 
-/** The compiled SIMD kernel, or undefined (with the reason in `wasmFailure`) where it cannot load. */
+/** Compiles the SIMD kernel once. Returns undefined, with the reason in `wasmFailure`, where it cannot load. */
 function loadWasmKernel(): WebAssembly.Module | undefined {
   if (wasmModule || wasmFailure) return wasmModule;
   try {
     wasmModule = new WebAssembly.Module(readFileSync(new URL('./wasm/kernel.wasm', import.meta.url)));
   } catch (error) {
-    wasmFailure = new Error(`the WebAssembly partition kernel did not load (${(error as Error).message}); using the asm.js kernel`, { cause: error });
+    wasmFailure = new Error(`the WebAssembly partition kernel failed to load (${(error as Error).message}); set ${KERNEL_ENV}=asmjs to use the asm.js kernel`, { cause: error });
   }
   return wasmModule;
 }
 
 /**
- * The kernel a scorer uses by default: `GPSTOKEN_PARTITION_KERNEL` when set to `wasm` or
+ * Returns the kernel a scorer uses by default: `GPSTOKEN_PARTITION_KERNEL` when set to `wasm` or
  * `asmjs`, otherwise the WebAssembly SIMD kernel where this Node can load it, else asm.js.
  */
 export function defaultComplexityKernel(): ComplexityKernel {
@@ -235,7 +235,7 @@ export function defaultComplexityKernel(): ComplexityKernel {
   return loadWasmKernel() ? 'wasm' : 'asmjs';
 }
 
-/** Why the WebAssembly kernel is not available, or undefined when it is. */
+/** Returns why the WebAssembly kernel is not available, or undefined when it is. */
 export function wasmKernelFailure(): Error | undefined {
   loadWasmKernel();
   return wasmFailure;
@@ -285,7 +285,7 @@ function cachedAxis(n: number, clampWeights: boolean): ResizeAxis {
 }
 
 /**
- * The asm.js kernel (kernel.js) on a heap that holds the grey map, the resize tables and the
+ * The asm.js kernel (kernel.js) on a heap that contains the grey map, the resize tables and the
  * work rows. It is the fallback where WebAssembly SIMD is missing.
  */
 class AsmJsEngine implements RegionEngine {
@@ -375,7 +375,7 @@ interface RowSlots {
 
 const rowSlotCache = new Map<number, RowSlots>();
 
-/** The vertical pass reads each source row once: lists the rows and maps each index to its place. */
+/** Lists the source rows the vertical pass reads, each once, and the place in that list of each output row's two rows. */
 function rowSlots(n: number): RowSlots {
   let slots = rowSlotCache.get(n);
   if (slots) return slots;
@@ -480,7 +480,7 @@ class WasmEngine implements RegionEngine {
     if (w !== kernel.tableWidth) kernel.setWidth(w);
     if (h !== kernel.tableHeight) kernel.setHeight(h);
     const entropy = kernel.exports.regionEntropy(x0, y0);
-    // The kernel knows only the table for a full histogram; other totals are summed here.
+    // The kernel has the term table only for a full histogram, so other totals are summed here.
     return entropy >= 0 ? entropy : histogramEntropy(kernel.i32, kernel.counts, this.terms);
   }
 }
@@ -499,11 +499,23 @@ export class ComplexityScorer {
    * @param width row length of `grey`
    * @param kernel which kernel to run; `defaultComplexityKernel()` when omitted
    */
-  constructor(grey: Float32Array, width: number, kernel: ComplexityKernel = defaultComplexityKernel()) {
-    const module = kernel === 'wasm' ? loadWasmKernel() : undefined;
-    if (kernel === 'wasm' && !module) throw wasmFailure!;
-    this.kernel = kernel;
-    this.engine = module ? new WasmEngine(module, grey, width) : new AsmJsEngine(grey, width);
+  constructor(grey: Float32Array, width: number, kernel?: ComplexityKernel) {
+    const chosen = kernel ?? defaultComplexityKernel();
+    let engine: RegionEngine | undefined;
+    if (chosen === 'wasm') {
+      const module = loadWasmKernel();
+      if (!module) throw wasmFailure!;
+      try {
+        engine = new WasmEngine(module, grey, width);
+      } catch (error) {
+        // A kernel named by the caller or the environment surfaces the error. The automatic
+        // choice falls back to asm.js.
+        if (kernel !== undefined || process.env[KERNEL_ENV]) throw error;
+        wasmFailure = new Error(`the WebAssembly partition kernel failed to start (${(error as Error).message})`, { cause: error });
+      }
+    }
+    this.engine = engine ?? new AsmJsEngine(grey, width);
+    this.kernel = engine ? 'wasm' : 'asmjs';
   }
 
   /** Returns `entropy ** weight * h * w` for the inclusive pixel box (x0, y0)-(x1, y1). */

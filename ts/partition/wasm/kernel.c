@@ -1,7 +1,7 @@
 // Region complexity of the entropy-driven partition as a WebAssembly SIMD kernel: resize to
 // 64x64 (float32), 3x3 Sobel (float64), gradient-magnitude histogram and entropy. It gives the
-// same bits as the asm.js kernel in ../kernel.js and the published Python; the tests compare
-// both on the golden cases and on random regions.
+// same bits as the asm.js kernel in ../kernel.js and the published Python. The tests compare
+// both kernels on the golden cases and on random regions.
 //
 // Build: scripts/build-partition-wasm.sh (clang --target=wasm32 -msimd128). No libc: the host
 // fills the resize tables and the entropy table, this file only runs the per-pixel loops.
