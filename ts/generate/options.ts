@@ -78,10 +78,10 @@ export function parseClasses(raw: string | undefined): number | number[] | null 
     if (count < 1) throw new UsageError(`--classes must be a count >= 1 or a list like 3,7,12; got ${raw}`);
     return count;
   }
+  if (!text.includes(',')) throw new UsageError(`--classes must be a count >= 1 or a list like 3,7,12; got ${raw}`);
+  // A trailing comma marks a one-class list: `7,` is class 7 alone, `7` is classes 0..6.
   const parts = text.split(',').map((part) => part.trim());
-  if (parts.length < 2 && !text.includes(',')) {
-    throw new UsageError(`--classes must be a count >= 1 or a list like 3,7,12; got ${raw}`);
-  }
+  if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
   return parts.map((part) => {
     if (!/^\d+$/.test(part)) throw new UsageError(`--classes: '${part}' is not a class id (a non-negative integer) in ${raw}`);
     return Number(part);

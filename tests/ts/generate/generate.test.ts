@@ -131,6 +131,7 @@ test('guidance interval is validated', () => {
 test('classes flag parses counts and lists', () => {
   assert.is(parseClasses('10'), 10);
   assert.equal(parseClasses('3, 7,12'), [3, 7, 12]);
+  assert.equal(parseClasses('7,'), [7]);
   assert.is(parseClasses(undefined), null);
   assert.throws(() => parseClasses('cat'), (error: unknown) => error instanceof UsageError && error.message === '--classes must be a count >= 1 or a list like 3,7,12; got cat');
   assert.throws(() => parseClasses('3,x'), (error: unknown) => error instanceof UsageError && error.message === "--classes: 'x' is not a class id (a non-negative integer) in 3,x");

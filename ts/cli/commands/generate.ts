@@ -21,7 +21,7 @@ function builder(yargs: Argv): Argv<GenerateArgs> {
     .option('layout-model', { type: 'string', describe: 'Layout generator weights (from train-layout) instead of stored layouts' })
     .option('out', { type: 'string', demandOption: true, describe: 'Output folder; PNGs named by global index, existing ones are kept' })
     .option('count', { type: 'number', default: 50, describe: 'Number of images' })
-    .option('classes', { type: 'string', describe: 'Class count K (classes 0..K-1, cycled by index) or a list like 3,7,12 [default: all classes]' })
+    .option('classes', { type: 'string', describe: 'Class count K (classes 0..K-1, cycled by index) or a list like 3,7,12 (one class: 7,) [default: all classes]' })
     .option('cfg-scale', { type: 'number', describe: 'Classifier-free guidance scale; 1 turns guidance off [default: config]' })
     .option('guidance-low', { type: 'number', describe: 'Guidance applies for t >= this (t in [0, 1], 1 = data) [default: config]' })
     .option('guidance-high', { type: 'number', describe: 'Guidance applies for t <= this [default: config]' })
