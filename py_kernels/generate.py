@@ -115,8 +115,6 @@ def _check_settings(out, settings):
 
 
 def _write_settings(out, settings, extra):
-    import yaml  # noqa: F401 - the config loader needs it; fail here with the other imports
-
     record = {"options": settings, **extra, "versions": {
         "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}}
     temporary = os.path.join(out, SETTINGS_FILE + ".tmp")
@@ -175,7 +173,10 @@ class Pipeline:
         self.bank = load_layouts(spec["layouts"]) if spec.get("layouts") else None
         self.layout_model = load_layout_generator(spec["layout_model"], self.device) if spec.get("layout_model") else None
         if self.bank is not None and self.bank.tokens != self.config.model.tokens:
-            raise ValueError(f"{spec['layouts']}: layouts have {self.bank.tokens} tokens, the generator {self.config.model.tokens}")
+            raise ValueError(
+                f"{spec['layouts']}: layouts have {self.bank.tokens} tokens but the generator models "
+                f"{self.config.model.tokens}; build the bank with `gpstoken train-layout --bank ... --tokens {self.config.model.tokens}`"
+            )
 
     def layouts(self, ranks, class_ids, seed, generator):
         if self.bank is not None:
