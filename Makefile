@@ -30,7 +30,7 @@ bench: setup
 	@scripts/run-bench.sh
 
 train-demo: setup
-	$(CLI) train --config experiments/demo/tokenizer.yaml --data data/embedded --out experiments/demo/run --resume
+	scripts/train-demo.sh $(STEPS)
 
 clean:
 	rm -rf results/tmp .cache
