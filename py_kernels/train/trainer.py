@@ -157,6 +157,9 @@ def run_training(config: TrainConfig, options: RunOptions, ctx: DistContext,
                     f"--batch {saved_batch} so the data order and random state continue exactly")
             step, micro_step = ckpt.restore_training_state(tensors, metadata, model=model, ema=ema, disc=disc,
                                                            opt_ae=opt_ae, opt_disc=opt_disc, device=device)
+            # The config's optimiser settings win over the stored ones, so a resumed run can lower lr.
+            for group in opt_ae.param_groups + opt_disc.param_groups:
+                group.update(lr=t.lr, betas=tuple(t.betas), weight_decay=t.weight_decay)
             rng = ckpt.rng_state_of(tensors, ctx.rank)
             if rng is not None:
                 ckpt.restore_rng(rng, device)
