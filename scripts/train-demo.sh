@@ -2,10 +2,10 @@
 # Rebuild the demo tokenizers in experiments/demo: the same tiny model trained twice on 64x64
 # crops of the photo pool's train split, once with entropy-partition tokens and once with
 # uniform-grid tokens, then tested on the embedded photos (never seen in training).
-# Usage: scripts/train-demo.sh [STEPS]   (default 600; rerunning resumes both runs)
+# Usage: scripts/train-demo.sh [STEPS]   (default 1200; rerunning resumes both runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps=${1:-600}
+steps=${1:-1200}
 cli="node bin/gpstoken.js"
 pool=${GPSTOKEN_DATA:-.cache/pool}
 crops="$pool/crops-64"
