@@ -14,6 +14,7 @@ import { preprocessImage } from '../image/preprocess.ts';
 import { DEFAULT_MINHW, DEFAULT_WEIGHT, PATCH_SIZE, gridPartition, partitionImage } from '../partition/partition.ts';
 import { writeSafetensors } from '../util/safetensors.ts';
 import { focusBiasFor, type FocusOptions } from './focus.ts';
+import { checkSameRequest, reconstructRequest, type ReconstructRequest } from './request.ts';
 import { listInputs, type InputImage } from './inputs.ts';
 
 export interface ReconstructOptions {
@@ -86,6 +87,40 @@ export function outputPaths(out: string, input: InputImage, saveTokens: boolean)
   };
 }
 
+/** A missing --weights flag, or a missing --config, --weights or --focus-mask file, is a usage error before anything starts. */
+async function checkInputFiles(options: ReconstructOptions): Promise<void> {
+  if (!options.weights && !options.randomInit) {
+    throw new UsageError('--weights FILE is required (or --random-init for a random-initialised model in tests and demos)');
+  }
+  const files: [string, string | undefined][] = [
+    ['--config', options.config],
+    ['--weights', options.weights],
+    ['--focus-mask', options.focus.mask],
+  ];
+  for (const [flag, file] of files) {
+    if (file !== undefined && !existsSync(file)) throw new UsageError(`${flag} ${file}: file not found`);
+  }
+}
+
+/** The summary of a rerun that found every image done: the backend is not started. */
+async function finishedSummary(options: ReconstructOptions, total: number, started: number): Promise<ReconstructSummary> {
+  const stored = JSON.parse(await readFile(path.join(options.out, 'reconstruct.json'), 'utf8').catch(() => '{}')) as {
+    options?: { tokens?: number };
+  };
+  const seconds = (Date.now() - started) / 1000;
+  return {
+    out: options.out,
+    tokens: stored.options?.tokens ?? options.tokens ?? 0,
+    total,
+    reconstructed: 0,
+    skipped: total,
+    failed: 0,
+    seconds,
+    imagesPerSecond: 0,
+    failures: [],
+  };
+}
+
 function isComplete(out: string, input: InputImage, saveTokens: boolean): boolean {
   const paths = outputPaths(out, input, saveTokens);
   return existsSync(paths.recon) && existsSync(paths.gt) && (paths.tokens === null || existsSync(paths.tokens));
@@ -94,15 +129,19 @@ function isComplete(out: string, input: InputImage, saveTokens: boolean): boolea
 export async function runReconstruct(options: ReconstructOptions): Promise<ReconstructSummary> {
   const started = Date.now();
   const inputs = await listInputs(options.data);
+  await checkInputFiles(options);
+  const request = await reconstructRequest(options);
+  await checkSameRequest(options.out, request);
+  const pending = inputs.filter((input) => !isComplete(options.out, input, options.saveTokens));
+  const skipped = inputs.length - pending.length;
+  if (skipped > 0) log(`reconstruct: ${skipped} of ${inputs.length} images already done, skipping them`);
+  if (pending.length === 0) return finishedSummary(options, inputs.length, started);
+
   await mkdir(options.out, { recursive: true });
   const model = await loadModel(options);
   options = { ...options, size: checkSize(options, model.tile_size), ...(await partitionDefaults(options)) };
   const tokens = options.tokens ?? model.config.gpsconfig.gps_num;
-  const record = await writeRunRecord(options, model, tokens);
-
-  const pending = inputs.filter((input) => !isComplete(options.out, input, options.saveTokens));
-  const skipped = inputs.length - pending.length;
-  if (skipped > 0) log(`reconstruct: ${skipped} of ${inputs.length} images already done, skipping them`);
+  const record = await writeRunRecord(options, request, model, tokens);
 
   const failures: Failure[] = [];
   const scratch = path.join(options.out, '.scratch');
@@ -214,9 +253,10 @@ function modelArgs(options: ReconstructOptions) {
 }
 
 /** Writes reconstruct.json (options, model, versions) before the first image; the summary is added at the end. */
-async function writeRunRecord(options: ReconstructOptions, model: ModelInfo, tokens: number): Promise<Record<string, unknown>> {
+async function writeRunRecord(options: ReconstructOptions, request: ReconstructRequest, model: ModelInfo, tokens: number): Promise<Record<string, unknown>> {
   const record = {
     command: 'reconstruct',
+    request,
     options: { ...options, tokens },
     model: { config: model.config, parameters: model.parameters, device: model.device },
     quantization: 'uint8((clamp(x, -1, 1) + 1) * 127.5), truncated, as the published test script',

@@ -50,7 +50,7 @@ test('first run writes every output, lists the corrupt photo and exits 1', async
   const run = await gpstoken(reconstructArgs());
   assert.is(run.exitCode, 1, run.stderr);
   assert.match(run.stdout, /^reconstructed 3, skipped 0, failed 1 of 4 images in /);
-  assert.match(run.stderr, /PartialFailureError: 1 of 4 images failed; see .*failures\.csv \(rerun to retry them\)/);
+  assert.match(run.stderr, /error: 1 of 4 images failed; see .*failures\.csv \(rerun to retry them\)/);
 
   const out = path.join(work, 'out');
   for (const name of NAMES) {
