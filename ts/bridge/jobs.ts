@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { execa } from 'execa';
+import { InterruptedError } from '../cli/errors.ts';
 import { REPO_ROOT, reviveNonFinite } from './backend.ts';
 import { findPython } from './python.ts';
 
@@ -69,15 +70,18 @@ export async function runJob<T>(entry: string, spec: unknown, options: JobOption
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   options.signal?.addEventListener('abort', stop, { once: true });
+  if (options.signal?.aborted) stop();
 
   let done: JobEvent | undefined;
   let failure: JobEvent | undefined;
+  let interrupted = false;
   const lines = readline.createInterface({ input: child.stdout! });
   for await (const line of lines) {
     if (!line.trim().startsWith('{')) continue;
     const event = JSON.parse(line, reviveNonFinite) as JobEvent;
     if (event.event === 'done') done = event;
     else if (event.event === 'error') failure = event;
+    else if (event.event === 'interrupted') interrupted = true;
     else options.onEvent?.(event);
   }
   const result = await child;
@@ -87,6 +91,13 @@ export async function runJob<T>(entry: string, spec: unknown, options: JobOption
   await rm(tempDir, { recursive: true, force: true });
 
   if (done) return done.result as T;
+  // py_kernels.job turns SIGINT/SIGTERM into KeyboardInterrupt, reports `interrupted` and
+  // exits 130; a child killed before it could do so ends with the signal itself.
+  const stoppedBySignal = result.signal === 'SIGINT' || result.signal === 'SIGTERM';
+  if (interrupted || result.exitCode === 130 || stoppedBySignal) {
+    const how = stoppedBySignal ? `by ${result.signal}` : 'by the user';
+    throw new InterruptedError(`${entry} was stopped ${how} before it finished`);
+  }
   if (failure) {
     throw new JobError(entry, `${entry} failed: ${failure.type}: ${failure.message}`, String(failure.type), String(failure.traceback));
   }

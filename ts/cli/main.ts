@@ -4,7 +4,7 @@ import path from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { REPO_ROOT, closeBackend } from '../bridge/backend.ts';
 import { COMMANDS } from './commands/index.ts';
-import { InterruptedError, PartialFailureError, UsageError, describeError } from './errors.ts';
+import { DEFAULT_INTERRUPTED_MESSAGE, InterruptedError, PartialFailureError, UsageError, describeError } from './errors.ts';
 import { setQuiet } from './output.ts';
 
 function packageVersion(): string {
@@ -17,6 +17,30 @@ function exitQuietlyOnClosedPipe(): void {
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error;
     void closeBackend().finally(() => process.exit(0));
+  });
+}
+
+/** yargs reports an unknown command only as "Did you mean X?": name the command too. */
+function unknownCommandMessage(argv: readonly string[], message: string): string {
+  if (!message.startsWith('Did you mean')) return message;
+  const command = argv.find((arg) => !arg.startsWith('-'));
+  return command === undefined ? message : `Unknown command: ${command}\n${message}`;
+}
+
+let interruptionReported = false;
+let exitHookInstalled = false;
+
+/**
+ * Some paths end the process straight from a signal handler (the Python bridge exits 130 on
+ * SIGINT, 143 on SIGTERM): print the same `interrupted:` line as an InterruptedError then.
+ */
+function reportBareInterruption(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', (code) => {
+    if (interruptionReported || (code !== 130 && code !== 143)) return;
+    const signal = code === 130 ? 'SIGINT' : 'SIGTERM';
+    process.stderr.write(`interrupted: stopped by ${signal} before the command finished\n`);
   });
 }
 
@@ -37,7 +61,7 @@ export function buildParser(argv: string[]): Argv {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((message, error) => {
-      throw error ?? new UsageError(message);
+      throw error ?? new UsageError(unknownCommandMessage(argv, message));
     });
   for (const command of COMMANDS) parser = parser.command(command);
   return parser;
@@ -47,12 +71,15 @@ export function buildParser(argv: string[]): Argv {
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   exitQuietlyOnClosedPipe();
+  reportBareInterruption();
   try {
     await buildParser(argv).parseAsync();
     return 0;
   } catch (error) {
     if (error instanceof InterruptedError) {
-      process.stderr.write(`interrupted: ${error.message}\n`);
+      interruptionReported = true;
+      const detail = verbose ? describeError(error, true) : error.message || DEFAULT_INTERRUPTED_MESSAGE;
+      process.stderr.write(`interrupted: ${detail}\n`);
       return 130;
     }
     process.stderr.write(`error: ${describeError(error, verbose)}\n`);

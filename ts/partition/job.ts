@@ -2,6 +2,7 @@
 // It runs in the main thread or in a worker thread; failures come back as data so that one bad
 // file does not stop the others.
 import { decodeImageFile } from '../image/decode.ts';
+import { ImageDecodeError } from '../image/types.ts';
 import { loadGreyMask } from '../image/mask.ts';
 import { preprocessImage } from '../image/preprocess.ts';
 import { checkFocusBox, buildFocusBias, FocusSpecError, type FocusBox } from './focus.ts';
@@ -27,6 +28,13 @@ export type PartitionJobOutcome =
   | { ok: true; image: string; result: PartitionResult }
   | { ok: false; image: string; error: string; usage: boolean };
 
+/** Returns the error text without the image path, which the outcome carries separately. */
+function failureReason(image: string, error: unknown): string {
+  if (error instanceof ImageDecodeError) return error.reason;
+  const message = error instanceof Error ? error.message : String(error);
+  return message.startsWith(`${image}: `) ? message.slice(image.length + 2) : message;
+}
+
 /** Runs one job; every error becomes `{ok: false}` with the reason (usage: a bad --focus value). */
 export async function runPartitionJob(job: PartitionJob): Promise<PartitionJobOutcome> {
   try {
@@ -44,7 +52,6 @@ export async function runPartitionJob(job: PartitionJob): Promise<PartitionJobOu
     if (job.outDir !== undefined) await writePartitionFiles(img, result, job.outDir, job.stem);
     return { ok: true, image: job.image, result };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return { ok: false, image: job.image, error: message, usage: error instanceof FocusSpecError };
+    return { ok: false, image: job.image, error: failureReason(job.image, error), usage: error instanceof FocusSpecError };
   }
 }

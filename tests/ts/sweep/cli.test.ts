@@ -83,7 +83,7 @@ test('unknown key exits 2 with message', async () => {
   // The CLI runs in the repository root and names the file relative to its working folder.
   assert.is(
     String(result.stderr).split('\n')[0],
-    `error: UsageError: ${path.relative(REPO_ROOT, bad)}: top level: unknown key "seedz"; allowed keys: name, description, vars, trial, grid, random, seeds, inputs, metrics, reference, plots`,
+    `error: ${path.relative(REPO_ROOT, bad)}: top level: unknown key "seedz"; allowed keys: name, description, vars, trial, grid, random, seeds, inputs, metrics, reference, plots`,
   );
 });
 
