@@ -7,7 +7,7 @@ import { FocusSpecError, parseFocusBox } from '../../partition/focus.ts';
 import { partitionJson } from '../../partition/format.ts';
 import { runPartitionJob, type PartitionJob, type PartitionJobOutcome } from '../../partition/job.ts';
 import { summarisePartition, uniqueStems } from '../../partition/outputs.ts';
-import { DEFAULT_MINHW, DEFAULT_WEIGHT } from '../../partition/partition.ts';
+import { DEFAULT_MINHW, DEFAULT_WEIGHT, PATCH_SIZE, PartitionSizeError, tileGrid } from '../../partition/partition.ts';
 import { defaultWorkerCount, runInWorkers } from '../../util/pool.ts';
 import { PartialFailureError, UsageError } from '../errors.ts';
 import { printLine, startProgress, warn, type Progress } from '../output.ts';
@@ -52,10 +52,25 @@ function requireInteger(flag: string, value: number | undefined, min: number): v
   }
 }
 
+/** Rejects a --size that the tiling would reject for every image (the rule of `tileGrid`). */
+function checkTileableSize(size: number): void {
+  try {
+    tileGrid(size, size);
+  } catch (error) {
+    if (!(error instanceof PartitionSizeError)) throw error;
+    const tiled = Math.ceil(size / PATCH_SIZE) * PATCH_SIZE;
+    throw new UsageError(
+      `--size ${size} cannot be partitioned: use at most ${PATCH_SIZE} (one patch) or a multiple of ${PATCH_SIZE} ` +
+        `(${PATCH_SIZE}x${PATCH_SIZE} tiles), e.g. --size ${PATCH_SIZE} or --size ${tiled}`,
+    );
+  }
+}
+
 function validate(args: PartitionArgs): void {
   requireInteger('--tokens', args.tokens, 1);
   requireInteger('--minhw', args.minhw, 0);
   requireInteger('--size', args.size, 2);
+  if (args.size !== undefined) checkTileableSize(args.size);
   requireInteger('--workers', args.workers, 1);
   if (!Number.isFinite(args.weight)) throw new UsageError(`--weight must be a finite number, got ${args.weight}`);
 }
@@ -132,6 +147,12 @@ async function runJobs(jobs: PartitionJob[], workers: number, onOutcome: (outcom
   await runInWorkers<PartitionJob, PartitionJobOutcome>(new URL('../../partition/worker.ts', import.meta.url), jobs, { workers, onResult: onOutcome });
 }
 
+function failureSummary(failed: readonly string[], total: number): string {
+  const list = failed.join(', ');
+  if (failed.length === total) return total === 1 ? `the image failed (${list})` : `all ${total} images failed (${list})`;
+  return `${failed.length} of ${total} images failed (${list}); the others were partitioned`;
+}
+
 async function handler(args: PartitionArgs): Promise<void> {
   validate(args);
   const jobs = await buildJobs(args);
@@ -152,13 +173,13 @@ async function handler(args: PartitionArgs): Promise<void> {
     const images = outcomes.flatMap((outcome) => (outcome.ok ? [{ image: outcome.image, layout: outcome.result }] : []));
     process.stdout.write(partitionJson(images, failures.map(({ image, error }) => ({ image, error }))));
   }
+  // A bad --focus box is a usage error only when no image could take it; one image that is
+  // smaller than the others fails alone like any other per-image problem.
   const usage = failures.find((failure) => failure.usage);
-  if (usage) throw new UsageError(`${usage.image}: ${usage.error}`);
-  if (failures.length > 0) {
-    throw new PartialFailureError(
-      `${failures.length} of ${outcomes.length} images failed (${failures.map((failure) => failure.image).join(', ')}); the others were partitioned`,
-    );
+  if (usage && failures.length === outcomes.length && failures.every((failure) => failure.usage)) {
+    throw new UsageError(`${usage.image}: ${usage.error}`);
   }
+  if (failures.length > 0) throw new PartialFailureError(failureSummary(failures.map((failure) => failure.image), outcomes.length));
 }
 
 export const partitionCommand: CommandModule<object, PartitionArgs> = {
