@@ -4,8 +4,11 @@ The build goes to ``$GPSTOKEN_EXTENSIONS_DIR``, else ``$XDG_CACHE_HOME/gpstoken/
 else ``~/.cache/gpstoken/extensions``, in a folder named after the torch version and a hash of
 the source, so a changed source or torch rebuilds and old builds are never loaded by mistake.
 """
+import contextlib
 import hashlib
+import io
 import os
+import sys
 import threading
 import warnings
 
@@ -54,8 +57,26 @@ def extension_error():
     return _state["error"]
 
 
+# torch.utils.cpp_extension prints this line to stderr when it is imported on a machine
+# without CUDA (torch 1.13 and 2.x). It is noise for a CPU-only extension.
+_NO_CUDA_NOTICE = "No CUDA runtime is found"
+
+
+def _import_cpp_extension_load():
+    """Import ``torch.utils.cpp_extension.load``, dropping only the no-CUDA notice from stderr."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            from torch.utils.cpp_extension import load
+    finally:
+        for line in captured.getvalue().splitlines(keepends=True):
+            if not line.startswith(_NO_CUDA_NOTICE):
+                sys.stderr.write(line)
+    return load
+
+
 def _build():
-    from torch.utils.cpp_extension import load
+    load = _import_cpp_extension_load()
 
     folder, digest = extension_dir()
     os.makedirs(folder, exist_ok=True)

@@ -291,3 +291,23 @@ def test_cuda_tiled_matches_golden(golden):
         assert relative_error(rendered.detach().cpu(), expected) < TOLERANCE
         for label, tensor in zip(("sigmas", "coords", "colors"), inputs):
             assert relative_error(tensor.grad[0].cpu(), golden[f"grad_{label}_d{support}"]) < TOLERANCE, label
+
+
+def _stderr_of(code):
+    import subprocess
+    import sys as _sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    run = subprocess.run([_sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return run.stderr
+
+
+def test_cpp_extension_import_hides_no_cuda_notice():
+    if torch.cuda.is_available():
+        pytest.skip("the notice appears only on machines without CUDA")
+    plain = _stderr_of("import torch.utils.cpp_extension")
+    if "No CUDA runtime is found" not in plain:
+        pytest.skip("this torch build does not print the no-CUDA notice")
+    quiet = _stderr_of("from py_kernels.splatting.cpp import _import_cpp_extension_load as f; f()")
+    assert "No CUDA runtime is found" not in quiet
