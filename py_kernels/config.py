@@ -149,7 +149,11 @@ def _validate(config: TokenizerConfig, source: str) -> None:
             f"decoderconfig.z_channels ({dec.z_channels}) must equal gpsconfig.gps_c "
             f"({gps.gps_c}): the decoder reads the splatted texture map",
         ),
+        (dec.ch >= 1, f"decoderconfig.ch must be >= 1, got {dec.ch}"),
         (len(dec.ch_mult) >= 1, "decoderconfig.ch_mult must not be empty"),
+        (all(m >= 1 for m in dec.ch_mult), f"decoderconfig.ch_mult entries must be >= 1, got {list(dec.ch_mult)}"),
+        (dec.resolution >= 1, f"decoderconfig.resolution must be >= 1, got {dec.resolution}"),
+        (0.0 <= dec.dropout < 1.0, f"decoderconfig.dropout must be in [0, 1), got {dec.dropout}"),
         (
             all(dec.ch * m % GROUP_NORM_GROUPS == 0 and m > 0 for m in dec.ch_mult),
             f"decoderconfig.ch * ch_mult must give multiples of {GROUP_NORM_GROUPS} "
@@ -191,11 +195,33 @@ def tokenizer_section(document: Mapping, source: str) -> Tuple[Mapping, str]:
     )
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key repeated in one mapping (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` entries may be overridden by explicit keys
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}; each key may appear once in a mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(handle):
+    """Parse one YAML document safely, rejecting duplicate keys."""
+    return yaml.load(handle, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_config(path: str) -> TokenizerConfig:
     """Read a YAML file (published or user copy) into a validated TokenizerConfig."""
     try:
         with open(path, "r", encoding="utf-8") as handle:
-            document = yaml.safe_load(handle)
+            document = load_yaml(handle)
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the config ({error.strerror})") from error
     except yaml.YAMLError as error:

@@ -33,6 +33,10 @@ train: {lr: 1.0e-4}
         (("ch_mult: [1, 2]", "ch_mult: 2"), "model.decoderconfig.ch_mult: expected a list of integers, got 2"),
         (("z_channels: 4", "z_channels: 8"), "decoderconfig.z_channels (8) must equal gpsconfig.gps_c (4)"),
         (("gpsenc_c: 32", "gpsenc_c: 36"), "gpsconfig.gpsenc_c must be a positive multiple of 8 (attention heads), got 36"),
+        (("ch: 32", "ch: -32"), "decoderconfig.ch must be >= 1, got -32"),
+        (("ch_mult: [1, 2]", "ch_mult: [1, 0]"), "decoderconfig.ch_mult entries must be >= 1, got [1, 0]"),
+        (("dropout: 0.0}", "dropout: 1.5}"), "decoderconfig.dropout must be in [0, 1), got 1.5"),
+        (("train: {lr: 1.0e-4}", "train: {lr: 1.0e-4, lr: 2.0e-4}"), "not valid YAML (duplicate key 'lr'; each key may appear once in a mapping"),
         (("model:", "modle:"), "no tokenizer section; expected 'model' or 'gpstoken' holding gpsconfig and decoderconfig"),
     ],
 )
