@@ -27,6 +27,10 @@ IMAGE_KEYS = (
 )
 
 
+class GenerateInputError(ValueError):
+    """Options or input files that cannot work together; the CLI reports it with exit code 2."""
+
+
 def derive_seed(seed, batch_index):
     """63-bit seed of one batch from the run seed and the batch index."""
     state = np.random.SeedSequence([int(seed), int(batch_index)]).generate_state(1, dtype=np.uint64)[0]
@@ -67,7 +71,7 @@ def load_tokenizer(weights, config_path=None, generator_config=None, device="cpu
     else:
         config = config_from_metadata(metadata, weights)
         if config is None:
-            raise ValueError(f"{weights}: no tokenizer config in its metadata; pass --tokenizer-config")
+            raise GenerateInputError(f"{weights}: no tokenizer config in its metadata; pass --tokenizer-config")
     model = build_gpstoken(config)
     expected = model.state_dict()
     # The published tokenizer file also contains loss and discriminator weights, which are dropped.
@@ -75,7 +79,7 @@ def load_tokenizer(weights, config_path=None, generator_config=None, device="cpu
     missing = sorted(set(expected) - set(kept))
     mismatched = sorted(k for k in kept if tuple(kept[k].shape) != tuple(expected[k].shape))
     if missing or mismatched:
-        raise ValueError(
+        raise GenerateInputError(
             f"{weights}: tokenizer weights do not fit the config from {config.source}: "
             f"{len(missing)} missing keys {missing[:4]}, {len(mismatched)} mis-shaped keys {mismatched[:4]}"
         )
@@ -93,7 +97,10 @@ def resolve_classes(raw, num_classes):
         ids = [int(c) for c in raw]
     bad = [c for c in ids if not 0 <= c < num_classes]
     if not ids or bad:
-        raise ValueError(f"classes must be in [0, {num_classes}) for this generator, got {bad or 'none'}")
+        raise GenerateInputError(
+            f"--classes: class ids must be in [0, {num_classes}) because the generator has {num_classes} "
+            f"class{'' if num_classes == 1 else 'es'}, got {bad or 'none'}"
+        )
     return ids
 
 
@@ -109,7 +116,7 @@ def _check_settings(out, settings):
     details += [f"content of --{k.replace('_', '-')} changed" for k in sorted(new_prints) if old_prints.get(k) != new_prints[k]]
     if details:
         details = ", ".join(details)
-        raise ValueError(
+        raise GenerateInputError(
             f"{out} contains images made with other options ({details}); resume with the same options or choose a new --out"
         )
 
@@ -156,7 +163,7 @@ class Pipeline:
             # Weights trained here carry the statistics they were normalised with.
             means, stds = json.loads(stored["token_means"]), json.loads(stored["token_stds"])
         if means is None:
-            raise ValueError(
+            raise GenerateInputError(
                 f"{spec['config']}: no pretrained_gpstoken_means/stds and {spec['weights']} contains none; "
                 "add them to the config or use weights from `gpstoken train-generator`"
             )
@@ -166,14 +173,14 @@ class Pipeline:
         )
         gps = tokenizer_config.gps
         if gps.gps_c + 5 != self.config.model.in_channels or gps.gps_num != self.config.model.tokens:
-            raise ValueError(
+            raise GenerateInputError(
                 f"tokenizer ({gps.gps_num} tokens x {5 + gps.gps_c} channels) does not match the generator "
                 f"({self.config.model.tokens} tokens x {self.config.model.in_channels} channels)"
             )
         self.bank = load_layouts(spec["layouts"]) if spec.get("layouts") else None
         self.layout_model = load_layout_generator(spec["layout_model"], self.device) if spec.get("layout_model") else None
         if self.bank is not None and self.bank.tokens != self.config.model.tokens:
-            raise ValueError(
+            raise GenerateInputError(
                 f"{spec['layouts']}: layouts have {self.bank.tokens} tokens but the generator models "
                 f"{self.config.model.tokens}; build the bank with `gpstoken train-layout --bank ... --tokens {self.config.model.tokens}`"
             )
@@ -226,7 +233,7 @@ def resolve_spec(spec):
     resolved["atol"] = resolved["atol"] or 1e-6
     resolved["rtol"] = resolved["rtol"] or 1e-3
     if not 0 <= resolved["guidance_low"] <= resolved["guidance_high"] <= 1:
-        raise ValueError(
+        raise GenerateInputError(
             f"guidance interval must satisfy 0 <= low <= high <= 1, got [{resolved['guidance_low']}, {resolved['guidance_high']}]"
         )
     return resolved
@@ -235,6 +242,7 @@ def resolve_spec(spec):
 @job
 def generate_images(spec, report):
     """Generate ``spec["count"]`` PNGs into ``spec["out"]``; see the module docstring."""
+    from .sit.generator_config import load_generator_config
     from .transport import SamplerOptions
 
     if spec.get("threads"):
@@ -248,8 +256,9 @@ def generate_images(spec, report):
     spec["fingerprints"] = input_fingerprints(spec)
     settings = {k: spec.get(k) for k in IMAGE_KEYS}
     _check_settings(out, settings)
+    # Checked before the models load, so a wrong --classes fails in seconds.
+    class_ids = resolve_classes(spec.get("classes"), load_generator_config(spec["config"]).model.num_classes)
     pipeline = Pipeline(spec)
-    class_ids = resolve_classes(spec.get("classes"), pipeline.config.model.num_classes)
     _write_settings(out, settings, {"count": spec["count"], "class_ids": class_ids, "sampler": options.to_dict()})
     batches = list(_plan(spec, class_ids))
     report({"event": "start", "batches": len(batches), "count": spec["count"]})

@@ -1,16 +1,16 @@
 // `gpstoken generate` end to end with a tiny random generator and tokenizer: an interrupted
 // and resumed run writes byte-identical PNGs to an uninterrupted one.
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { callBackend, closeBackend, REPO_ROOT } from '../../../ts/bridge/backend.ts';
-import { JobError, runJob } from '../../../ts/bridge/jobs.ts';
+import { runJob } from '../../../ts/bridge/jobs.ts';
 import { main } from '../../../ts/cli/main.ts';
 import { buildGenerateSpec, parseClasses } from '../../../ts/generate/options.ts';
-import { UsageError } from '../../../ts/cli/errors.ts';
+import { InterruptedError, UsageError } from '../../../ts/cli/errors.ts';
 import { writeSafetensors } from '../../../ts/util/safetensors.ts';
 
 const CONFIG = path.join(REPO_ROOT, 'experiments', 'generate', 'tiny.yaml');
@@ -91,7 +91,7 @@ test('interrupted and resumed run is byte-identical', async () => {
     },
   });
   const error = await withTimeout(interrupted.then(() => undefined, (reason: unknown) => reason), 180_000, 'interrupted run');
-  assert.instance(error, JobError);
+  assert.instance(error, InterruptedError);
   const partial = await hashes(resumed);
   const left = Object.keys(partial).length;
   assert.ok(left >= 2, `partial run left ${left} images`);
@@ -104,9 +104,23 @@ test('interrupted and resumed run is byte-identical', async () => {
 test('resume with other options is rejected', async () => {
   const whole = path.join(dir, 'whole');
   const code = await withTimeout(main(flags(whole, 6)), 120_000, 'mismatched resume');
-  assert.is(code, 1);
+  assert.is(code, 2);
   const settings = JSON.parse(await readFile(path.join(whole, 'generate.json'), 'utf8')) as { options: { seed: number } };
   assert.is(settings.options.seed, 5);
+});
+
+test('bad input files and classes exit 2', async () => {
+  const corrupt = path.join(dir, 'corrupt.safetensors');
+  await writeFile(corrupt, 'not a safetensors file');
+  const replace = (args: string[], flag: string, value: string) => args.map((arg, i) => (args[i - 1] === flag ? value : arg));
+  const runs: Array<[string, string[]]> = [
+    ['corrupt --layouts', replace(flags(path.join(dir, 'bad-layouts')), '--layouts', corrupt)],
+    ['corrupt --weights', replace(flags(path.join(dir, 'bad-weights')), '--weights', corrupt)],
+    ['--classes 5', [...flags(path.join(dir, 'bad-classes')), '--classes', '5']],
+  ];
+  for (const [label, args] of runs) {
+    assert.is(await withTimeout(main(args), 120_000, label), 2, label);
+  }
 });
 
 test('layout source flags are exclusive', () => {

@@ -1,7 +1,8 @@
 // `gpstoken generate`: class-conditional images from a layout source, SiT and the tokenizer.
 import type { Argv, CommandModule } from 'yargs';
-import { runJob } from '../../bridge/jobs.ts';
+import { JobError, runJob } from '../../bridge/jobs.ts';
 import { buildGenerateSpec, DEVICES, METHODS, SAMPLERS, type GenerateArgs } from '../../generate/options.ts';
+import { UsageError } from '../errors.ts';
 import { log, printJson, printLine, startProgress, type Progress } from '../output.ts';
 
 interface GenerateResult {
@@ -9,6 +10,30 @@ interface GenerateResult {
   written: number;
   skipped: number;
   count: number;
+}
+
+/**
+ * Python exception types of py_kernels.generate that mean bad options or input files (a
+ * corrupt --weights or --layouts file, a config error, a --classes id the model lacks, an
+ * --out made with other options). They exit 2 like other usage errors.
+ */
+const INPUT_ERROR_TYPES = new Set([
+  'GenerateInputError',
+  'ConfigError',
+  'GeneratorConfigError',
+  'CheckpointError',
+  'SafetensorsError',
+  'UnsafePickleError',
+  'UnpicklingError',
+  'FileNotFoundError',
+]);
+
+/** Re-raises a backend input error as a UsageError carrying the Python message alone. */
+function asUsageError(error: unknown): unknown {
+  if (!(error instanceof JobError) || error.pythonType === undefined || !INPUT_ERROR_TYPES.has(error.pythonType)) return error;
+  const marker = `${error.pythonType}: `;
+  const message = error.message.slice(error.message.indexOf(marker) + marker.length);
+  return new UsageError(message, { cause: error });
 }
 
 function builder(yargs: Argv): Argv<GenerateArgs> {
@@ -49,8 +74,11 @@ export const generateCommand: CommandModule<{ json: boolean }, GenerateArgs & { 
         if (event.event === 'start') progress = startProgress('generate', Number(event.batches));
         if (event.event === 'batch') progress?.increment(1, { written: Number(event.written) });
       },
-    });
-    progress?.stop();
+    })
+      .catch((error: unknown) => {
+        throw asUsageError(error);
+      })
+      .finally(() => progress?.stop());
     if (args.json) printJson(result);
     else printLine(`${result.written} images written, ${result.skipped} already present, in ${result.out} (settings in generate.json)`);
   },
