@@ -76,3 +76,8 @@ export function startProgress(label: string, total: number, intervalMs = 10_000)
     stop: () => undefined,
   };
 }
+
+/** Returns "1 image" or "3 images": `count` with the singular or plural noun. */
+export function countOf(count: number, singular: string, plural = `${singular}s`): string {
+  return `${count} ${count === 1 ? singular : plural}`;
+}

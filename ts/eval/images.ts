@@ -4,6 +4,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { runJob } from '../bridge/jobs.ts';
 import { UsageError } from '../cli/errors.ts';
+import { countOf } from '../cli/output.ts';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.tiff'];
 const SHOWN = 5;
@@ -59,16 +60,16 @@ export function checkImageSet(label: 'real' | 'fake', folder: string, infos: Ima
   const name = (info: ImageInfo) => path.basename(info.file);
   const broken = infos.filter((info) => info.error);
   if (broken.length > 0) {
-    throw new UsageError(`${flag}: ${broken.length} file(s) cannot be read as images: ${listFirst(broken.map((i) => `${name(i)} (${i.error})`))}`);
+    throw new UsageError(`${flag}: ${countOf(broken.length, 'file')} cannot be read as images: ${listFirst(broken.map((i) => `${name(i)} (${i.error})`))}`);
   }
   const alpha = infos.filter((info) => info.alpha);
   if (alpha.length > 0) {
-    throw new UsageError(`${flag}: ${alpha.length} image(s) have an alpha channel: ${listFirst(alpha.map(name))}; metrics are defined on RGB, so save them without alpha first`);
+    throw new UsageError(`${flag}: ${countOf(alpha.length, 'image')} ${alpha.length === 1 ? 'has' : 'have'} an alpha channel: ${listFirst(alpha.map(name))}; metrics are defined on RGB, so save them without alpha first`);
   }
   const deep = infos.filter((info) => info.bits !== 8);
   if (deep.length > 0) {
     throw new UsageError(
-      `${flag}: ${deep.length} image(s) have ${deep[0]?.bits}-bit samples: ${listFirst(deep.map(name))}; ` +
+      `${flag}: ${countOf(deep.length, 'image')} ${deep.length === 1 ? 'has' : 'have'} ${deep[0]?.bits}-bit samples: ${listFirst(deep.map(name))}; ` +
         'the metrics follow the 8-bit convention of the published tools, so convert them to 8-bit RGB first (the rounding changes FID)',
     );
   }
@@ -113,8 +114,8 @@ export function pairByName(real: string[], fake: string[]): { real: string[]; fa
   const onlyFake = [...fakeByName.keys()].filter((key) => !realByName.has(key));
   if (onlyReal.length > 0 || onlyFake.length > 0) {
     const parts = [];
-    if (onlyReal.length > 0) parts.push(`${onlyReal.length} real image(s) have no fake partner: ${listFirst(onlyReal)}`);
-    if (onlyFake.length > 0) parts.push(`${onlyFake.length} fake image(s) have no real partner: ${listFirst(onlyFake)}`);
+    if (onlyReal.length > 0) parts.push(`${countOf(onlyReal.length, 'real image')} ${onlyReal.length === 1 ? 'has' : 'have'} no fake partner: ${listFirst(onlyReal)}`);
+    if (onlyFake.length > 0) parts.push(`${countOf(onlyFake.length, 'fake image')} ${onlyFake.length === 1 ? 'has' : 'have'} no real partner: ${listFirst(onlyFake)}`);
     throw new UsageError(`paired metrics (psnr, ssim, lpips) match files by name without extension, but ${parts.join('; ')}`);
   }
   const keys = [...realByName.keys()].sort();

@@ -87,7 +87,7 @@ export async function readShardFiles(files: string[]): Promise<ShardFile[]> {
   const indices = shards.map((shard) => shard.index);
   const missing = Array.from({ length: expected }, (_, i) => i).filter((i) => !indices.includes(i));
   if (missing.length > 0 || shards.length !== expected) {
-    throw new UsageError(`the evaluation has ${expected} shards, but ${missing.length > 0 ? `shard(s) ${missing.join(', ')} are missing` : 'some were given twice'}`);
+    throw new UsageError(`the evaluation has ${expected} shards, but ${missing.length > 0 ? `${missing.length === 1 ? 'shard' : 'shards'} ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing` : 'some were given twice'}`);
   }
   return shards;
 }

@@ -83,6 +83,22 @@ export function parseSsimPreset(text: string | undefined): SsimPreset {
   return value as SsimPreset;
 }
 
+/**
+ * Checks `--device`: auto, cpu, cuda or cuda:N. A CUDA device on a machine whose torch sees
+ * no CUDA is rejected here rather than failing inside the first network call.
+ */
+export function parseDevice(text: string | undefined, cudaAvailable: boolean): string {
+  const value = (text ?? DEFAULTS.device).trim();
+  if (!/^(auto|cpu|cuda(:\d+)?)$/.test(value)) {
+    throw new UsageError(`--device: expected auto, cpu, cuda or cuda:N (N a GPU index), got ${JSON.stringify(text)}`);
+  }
+  if (value.startsWith('cuda') && !cudaAvailable) {
+    throw new UsageError(`--device ${value}: torch on this machine sees no CUDA GPU; use --device cpu or auto`);
+  }
+  // NOTE: the GPU index of cuda:N is checked by torch when the networks load.
+  return value;
+}
+
 export function positiveInteger(flag: string, value: number | undefined, fallback: number): number {
   const result = value ?? fallback;
   if (!Number.isInteger(result) || result < 1) throw new UsageError(`${flag}: expected a positive integer, got ${value}`);

@@ -85,6 +85,15 @@ export function csvText(result: EvalResult): string {
  * Writes the header and one row to `file`, or with `append` adds the row to an existing
  * file after checking that its header has the same columns.
  */
+/**
+ * Rejects an existing --out file unless --append is given, before any metric is computed, so
+ * a second run never replaces an earlier row silently.
+ */
+export function checkCsvTarget(file: string | undefined, append: boolean): void {
+  if (file === undefined || append || !existsSync(file)) return;
+  throw new UsageError(`--out ${file} already exists; pass --append to add a row to it, or choose another --out file`);
+}
+
 export async function writeCsv(file: string, result: EvalResult, append = false): Promise<void> {
   await mkdir(path.dirname(path.resolve(file)), { recursive: true });
   if (!append || !existsSync(file)) {

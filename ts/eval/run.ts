@@ -23,6 +23,7 @@ import {
 } from './options.ts';
 import type { EvalResult } from './report.ts';
 import { isFinishedShard, planShards, runPool, runShard, settingsKey, type ShardSettings } from './shards.ts';
+import { countOf } from '../cli/output.ts';
 
 export interface EvalHooks {
   log: (message: string) => void;
@@ -96,7 +97,7 @@ async function loadSets(realFolder: string | undefined, fakeFolder: string, minS
   const fake = checkImageSet('fake', fakeFolder, infos.slice(realFiles.length), minSide);
   for (const set of [real, fake]) {
     if (set && set.expanded.length > 0) {
-      hooks.warn(`--${set.label} ${set.folder}: ${set.expanded.length} greyscale or palette image(s) are expanded to RGB, e.g. ${path.basename(set.expanded[0] as string)}`);
+      hooks.warn(`--${set.label} ${set.folder}: ${countOf(set.expanded.length, 'greyscale or palette image')} ${set.expanded.length === 1 ? 'is' : 'are'} expanded to RGB, e.g. ${path.basename(set.expanded[0] as string)}`);
     }
   }
   return { real, fake };
@@ -127,7 +128,7 @@ export function fakeResize(real: ImageSet | undefined, fake: ImageSet, metrics: 
 
 export function checkCounts(metrics: Metric[], realCount: number, fakeCount: number, isSplits: number, realStats: boolean): void {
   if (metrics.includes('is') && fakeCount < isSplits) {
-    throw new UsageError(`the Inception Score uses ${isSplits} splits but --fake holds ${fakeCount} image(s); add images or lower --is-splits`);
+    throw new UsageError(`the Inception Score uses ${isSplits} splits but --fake holds ${countOf(fakeCount, 'image')}; add images or lower --is-splits`);
   }
   if (metrics.includes('pr') && Math.min(realCount, fakeCount) <= 3) {
     throw new UsageError(`precision/recall uses k = 3 nearest neighbours and needs at least 4 images per folder, got ${realCount} real and ${fakeCount} fake`);
@@ -204,9 +205,18 @@ export async function planEvaluation(options: EvalOptions, hooks: EvalHooks): Pr
   return { settings, key: settingsKey(settings), real: realFiles, fake: fakeFiles, skipped, weights, reference };
 }
 
+/**
+ * Returns the default scratch folder of a plan's shard files: under the OS temp folder, so
+ * running eval does not create folders in the current directory. The settings hash in the
+ * name lets a rerun with the same settings reuse the finished shards.
+ */
+export function defaultShardDir(key: string): string {
+  return path.join(os.tmpdir(), 'gpstoken-eval-shards', key);
+}
+
 /** Runs the shards of a plan that are not finished yet; returns every shard file of the plan. */
 export async function runPlannedShards(plan: EvalPlan, options: EvalOptions, hooks: EvalHooks, only?: number): Promise<string[]> {
-  const folder = path.resolve(options.shardDir ?? path.join('results', 'tmp', 'eval-shards', plan.key));
+  const folder = path.resolve(options.shardDir ?? defaultShardDir(plan.key));
   const works = planShards(plan.real, plan.fake, plan.settings.shardCount, folder);
   const selected = only === undefined ? works : works.filter((work) => work.index === only);
   const parallel = only === undefined ? Math.min(options.workers, works.length) : 1;
@@ -271,7 +281,7 @@ export async function mergeShards(files: string[], options: MergeOptions, hooks:
     recall: backend.recall,
     swd: backend.swd,
   };
-  if (paired.identicalPairs > 0) hooks.warn(`${paired.identicalPairs} pair(s) are identical (MSE 0), so their PSNR and the mean PSNR are infinite; psnr_dataset stays finite unless all pairs are identical`);
+  if (paired.identicalPairs > 0) hooks.warn(`${countOf(paired.identicalPairs, 'pair')} ${paired.identicalPairs === 1 ? 'is' : 'are'} identical (MSE 0), so the PSNR of such a pair and the mean PSNR are infinite; psnr_dataset stays finite unless all pairs are identical`);
   for (const name of ['rfid', 'sfid'] as const) {
     const value = distribution[name];
     if (value && value.raw < 0) hooks.log(`${name}: the computed value ${value.raw.toExponential(3)} is below 0 by rounding and is reported as 0`);

@@ -22,10 +22,10 @@ function usageMessage(run: () => unknown): string {
 
 const checkCases: [string, ImageInfo[], number, string][] = [
   ['mixed sizes', [info('a.png'), info('b.png', { width: 32 }), info('c.png')], 1, '--real /d: images have different sizes: 64x64 (2: a.png, c.png); 32x64 (1: b.png); resize the folder to one size first'],
-  ['alpha channel', [info('a.png', { mode: 'RGBA', alpha: true })], 1, '--real /d: 1 image(s) have an alpha channel: a.png; metrics are defined on RGB, so save them without alpha first'],
-  ['16-bit', [info('a.png'), info('b.png', { bits: 16 })], 1, '--real /d: 1 image(s) have 16-bit samples: b.png; the metrics follow the 8-bit convention of the published tools, so convert them to 8-bit RGB first (the rounding changes FID)'],
+  ['alpha channel', [info('a.png', { mode: 'RGBA', alpha: true })], 1, '--real /d: 1 image has an alpha channel: a.png; metrics are defined on RGB, so save them without alpha first'],
+  ['16-bit', [info('a.png'), info('b.png', { bits: 16 })], 1, '--real /d: 1 image has 16-bit samples: b.png; the metrics follow the 8-bit convention of the published tools, so convert them to 8-bit RGB first (the rounding changes FID)'],
   ['too small', [info('a.png', { width: 12, height: 12 })], 16, '--real /d: images are 12x12, but the requested metrics need at least 16x16'],
-  ['unreadable', [info('a.png', { error: 'UnidentifiedImageError: cannot identify' })], 1, '--real /d: 1 file(s) cannot be read as images: a.png (UnidentifiedImageError: cannot identify)'],
+  ['unreadable', [info('a.png', { error: 'UnidentifiedImageError: cannot identify' })], 1, '--real /d: 1 file cannot be read as images: a.png (UnidentifiedImageError: cannot identify)'],
 ];
 
 for (const [name, infos, minSide, message] of checkCases) {
@@ -45,7 +45,7 @@ test('pairing lists the first unpaired names', () => {
   const fake = ['a', 'z'].map((n) => `/f/${n}.png`);
   assert.is(
     usageMessage(() => pairByName(real, fake)),
-    'paired metrics (psnr, ssim, lpips) match files by name without extension, but 6 real image(s) have no fake partner: b, c, d, e, f and 1 more; 1 fake image(s) have no real partner: z',
+    'paired metrics (psnr, ssim, lpips) match files by name without extension, but 6 real images have no fake partner: b, c, d, e, f and 1 more; 1 fake image has no real partner: z',
   );
   assert.equal(pairByName(['/r/b.jpg', '/r/a.jpg'], ['/f/a.png', '/f/b.png']), { real: ['/r/a.jpg', '/r/b.jpg'], fake: ['/f/a.png', '/f/b.png'] });
 });

@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { UsageError } from '../../../ts/cli/errors.ts';
-import { ALL_METRICS, parseMetrics, parseShard, parseSsimPreset } from '../../../ts/eval/options.ts';
+import { ALL_METRICS, parseDevice, parseMetrics, parseShard, parseSsimPreset } from '../../../ts/eval/options.ts';
 
 test('metrics default to all, in canonical order', () => {
   assert.equal(parseMetrics(undefined), [...ALL_METRICS]);
@@ -32,6 +32,25 @@ for (const [name, run, message] of usageCases) {
 test('shard parses', () => {
   assert.equal(parseShard('1/4'), { index: 1, count: 4 });
   assert.is(parseShard(undefined), undefined);
+});
+
+test('device accepts cpu, cuda and cuda:N', () => {
+  assert.is(parseDevice(undefined, false), 'auto');
+  assert.is(parseDevice('cpu', false), 'cpu');
+  assert.is(parseDevice('cuda', true), 'cuda');
+  assert.is(parseDevice('cuda:1', true), 'cuda:1');
+});
+
+test('device rejects unknown names and absent CUDA', () => {
+  const table: Array<[string, boolean, string]> = [
+    ['tpu', true, '--device: expected auto, cpu, cuda or cuda:N (N a GPU index), got "tpu"'],
+    ['cuda:x', true, '--device: expected auto, cpu, cuda or cuda:N (N a GPU index), got "cuda:x"'],
+    ['cuda', false, '--device cuda: torch on this machine sees no CUDA GPU; use --device cpu or auto'],
+    ['cuda:1', false, '--device cuda:1: torch on this machine sees no CUDA GPU; use --device cpu or auto'],
+  ];
+  for (const [text, cuda, message] of table) {
+    assert.throws(() => parseDevice(text, cuda), (error: Error) => error instanceof UsageError && error.message === message, text);
+  }
 });
 
 test.run();

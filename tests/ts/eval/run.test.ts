@@ -9,8 +9,8 @@ import * as assert from 'uvu/assert';
 import { REPO_ROOT } from '../../../ts/bridge/backend.ts';
 import { UsageError } from '../../../ts/cli/errors.ts';
 import { DEFAULTS, type EvalOptions } from '../../../ts/eval/options.ts';
-import { CSV_COLUMNS, csvText, writeCsv, type EvalResult } from '../../../ts/eval/report.ts';
-import { checkCounts, evaluateFolders, fakeResize, mergeShards, resolveMetricWeights, type EvalHooks } from '../../../ts/eval/run.ts';
+import { CSV_COLUMNS, checkCsvTarget, csvText, writeCsv, type EvalResult } from '../../../ts/eval/report.ts';
+import { checkCounts, defaultShardDir, evaluateFolders, fakeResize, mergeShards, resolveMetricWeights, type EvalHooks } from '../../../ts/eval/run.ts';
 import type { ImageSet } from '../../../ts/eval/images.ts';
 
 let folder = '';
@@ -98,7 +98,7 @@ test('shards run one by one, then merge', async () => {
   assert.ok(Math.abs(merged.metrics.swd! - single.metrics.swd!) <= 1e-9 * single.metrics.swd!);
   const missing = await mergeShards(files.slice(0, 1), { ssimPreset: 'skimage' }, hooks).catch((error: Error) => error);
   assert.instance(missing, UsageError);
-  assert.is((missing as Error).message, 'the evaluation has 2 shards, but shard(s) 0 are missing');
+  assert.is((missing as Error).message, 'the evaluation has 2 shards, but shard 0 is missing');
 });
 
 test('SWD image cap is applied across shards and recorded', async () => {
@@ -126,12 +126,28 @@ test('CSV append adds rows under one header', async () => {
   assert.is((error as Error).message, `--append: ${file} has different columns (a,b...); write to a new file`);
 });
 
+test('existing --out needs --append', async () => {
+  const file = path.join(folder, 'existing.csv');
+  await writeFile(file, csvText(single));
+  assert.throws(
+    () => checkCsvTarget(file, false),
+    (error: Error) => error instanceof UsageError && error.message === `--out ${file} already exists; pass --append to add a row to it, or choose another --out file`,
+  );
+  assert.not.throws(() => checkCsvTarget(file, true));
+  assert.not.throws(() => checkCsvTarget(path.join(folder, 'new.csv'), false));
+  assert.not.throws(() => checkCsvTarget(undefined, false));
+});
+
+test('shard scratch is under the temp folder', () => {
+  assert.is(defaultShardDir('abc123'), path.join(os.tmpdir(), 'gpstoken-eval-shards', 'abc123'));
+});
+
 test('unpaired names are listed', async () => {
   await sharp(path.join(folder, 'real', (await readdir(path.join(folder, 'real')))[0]!)).toFile(path.join(folder, 'real', 'extra.png'));
   const error = await evaluateFolders(options({ metrics: ['psnr'] }), hooks).catch((caught: Error) => caught);
   await rm(path.join(folder, 'real', 'extra.png'));
   assert.instance(error, UsageError);
-  assert.is((error as Error).message, 'paired metrics (psnr, ssim, lpips) match files by name without extension, but 1 real image(s) have no fake partner: extra');
+  assert.is((error as Error).message, 'paired metrics (psnr, ssim, lpips) match files by name without extension, but 1 real image has no fake partner: extra');
 });
 
 test('explicit weight path must exist', async () => {
@@ -146,7 +162,7 @@ test('nothing computable is an error', async () => {
 });
 
 const countCases: [string, () => void, string][] = [
-  ['IS splits', () => checkCounts(['is'], 5, 3, 10, false), 'the Inception Score uses 10 splits but --fake holds 3 image(s); add images or lower --is-splits'],
+  ['IS splits', () => checkCounts(['is'], 5, 3, 10, false), 'the Inception Score uses 10 splits but --fake holds 3 images; add images or lower --is-splits'],
   ['precision/recall', () => checkCounts(['pr'], 3, 9, 10, false), 'precision/recall uses k = 3 nearest neighbours and needs at least 4 images per folder, got 3 real and 9 fake'],
   ['one image', () => checkCounts(['rfid', 'sfid'], 1, 9, 10, false), 'rfid, sfid need a covariance, so at least 2 images per folder; got 1 real and 9 fake'],
 ];

@@ -1,8 +1,10 @@
 // `gpstoken eval`: image-quality and distribution metrics between a real and a fake folder,
 // and `gpstoken eval merge` to combine shard statistics computed separately.
 import type { Argv, CommandModule } from 'yargs';
+import { findPython } from '../../bridge/python.ts';
 import {
   DEFAULTS,
+  parseDevice,
   parseMetrics,
   parseShard,
   parseSsimPreset,
@@ -11,7 +13,7 @@ import {
   ALL_METRICS,
   type EvalOptions,
 } from '../../eval/options.ts';
-import { csvText, jsonDocument, summaryLines, writeCsv, type EvalResult } from '../../eval/report.ts';
+import { checkCsvTarget, csvText, jsonDocument, summaryLines, writeCsv, type EvalResult } from '../../eval/report.ts';
 import { evaluateFolders, mergeShards, type EvalHooks } from '../../eval/run.ts';
 import { UsageError } from '../errors.ts';
 import { log, printJson, printLine, startProgress, warn, type Progress } from '../output.ts';
@@ -71,7 +73,7 @@ function sharedOptions(yargs: Argv<any>): Argv<any> {
     .option('save-stats', { type: 'string', describe: 'Save the real set\'s FID statistics (mu, sigma, count) to this .safetensors file' })
     .option('real-stats', { type: 'string', describe: 'Use saved real statistics (from --save-stats) instead of computing them' })
     .option('out', { type: 'string', describe: 'Write the result row to this CSV file' })
-    .option('append', { type: 'boolean', describe: 'Add the row to an existing --out file instead of replacing it' });
+    .option('append', { type: 'boolean', describe: 'Add the row to an existing --out file (without it an existing --out file is an error)' });
 }
 
 const mergeCommand: CommandModule<EvalArgs, EvalArgs> = {
@@ -79,12 +81,13 @@ const mergeCommand: CommandModule<EvalArgs, EvalArgs> = {
   describe: 'Combine shard files written by `gpstoken eval --shard I/N` into one result',
   builder: (yargs) => sharedOptions(yargs.positional('shards', { type: 'string', array: true, describe: 'Shard .safetensors files' })) as Argv<EvalArgs>,
   handler: async (args) => {
+    checkCsvTarget(args.out, Boolean(args.append));
     const result = await mergeShards(args.shards ?? [], { ssimPreset: parseSsimPreset(args['ssim-preset']), realStats: args['real-stats'], saveStats: args['save-stats'] }, cliHooks());
     await report(result, args);
   },
 };
 
-function toOptions(args: EvalArgs): EvalOptions {
+function toOptions(args: EvalArgs, cudaAvailable: boolean): EvalOptions {
   if (!args.fake) throw new UsageError('--fake DIR is required (the generated or reconstructed images)');
   const metrics = parseMetrics(args.metrics);
   const fakeOnly = metrics.every((metric) => metric === 'is');
@@ -104,7 +107,7 @@ function toOptions(args: EvalArgs): EvalOptions {
     isSplits: positiveInteger('--is-splits', args['is-splits'], DEFAULTS.isSplits),
     swdMaxImages: positiveInteger('--swd-images', args['swd-images'], DEFAULTS.swdMaxImages),
     batchSize: positiveInteger('--batch-size', args['batch-size'], DEFAULTS.batchSize),
-    device: args.device ?? DEFAULTS.device,
+    device: parseDevice(args.device, cudaAvailable),
     fidWeights: args['fid-weights'],
     vgg16Weights: args['vgg16-weights'],
     lpipsWeights: args['lpips-weights'],
@@ -122,7 +125,7 @@ export const evalCommand: CommandModule<{ json: boolean }, EvalArgs> = {
       .option('metrics', { type: 'string', describe: `Comma-separated subset of ${ALL_METRICS.join(',')} (default: all)` })
       .option('workers', { type: 'number', describe: 'Backend processes sharing the images (default 1)' })
       .option('shard', { type: 'string', describe: 'Run only part I of N (I/N, 0-based) and save its statistics for `eval merge`' })
-      .option('shard-dir', { type: 'string', describe: 'Folder for shard files (default results/tmp/eval-shards/<settings hash>); finished shards are reused' })
+      .option('shard-dir', { type: 'string', describe: 'Folder for shard files (default <OS temp folder>/gpstoken-eval-shards/<settings hash>); finished shards are reused' })
       .option('seed', { type: 'number', describe: 'Seed of the SWD patch positions and projections (default 0)' })
       .option('is-splits', { type: 'number', describe: 'Inception Score splits (default 10)' })
       .option('swd-images', { type: 'number', describe: `SWD uses the first N images of each folder (default ${DEFAULTS.swdMaxImages}; descriptors take about 75 KB per image and pyramid level)` })
@@ -132,7 +135,9 @@ export const evalCommand: CommandModule<{ json: boolean }, EvalArgs> = {
       .option('vgg16-weights', { type: 'string', describe: 'Path of vgg16-397923af.pth for LPIPS' })
       .option('lpips-weights', { type: 'string', describe: 'Path of the LPIPS v0.1 linear layers vgg.pth' }) as Argv<EvalArgs>,
   handler: async (args) => {
-    const options = toOptions(args);
+    const cudaAvailable = args.device?.startsWith('cuda') ? (await findPython()).cuda : false;
+    const options = toOptions(args, cudaAvailable);
+    checkCsvTarget(args.out, Boolean(args.append));
     const result = await evaluateFolders(options, cliHooks());
     if ('shardFile' in result) {
       if (args.json) printJson({ shardFile: result.shardFile });
