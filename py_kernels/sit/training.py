@@ -8,7 +8,10 @@ uninterrupted one would.
 
 Checkpoints: ``RUN/checkpoints/step-XXXXXXXX.safetensors`` with ``model.*``, ``ema.*`` and
 ``opt.<i>.<name>`` (AdamW state of parameter i); metadata holds the step, the resolved config
-and versions. ``RUN/latest.json`` names the newest one. ``RUN/<export_name>`` holds the EMA
+and versions. ``RUN/latest.json`` names the newest one. A run resumes from it whenever it
+exists. SIGINT/SIGTERM stop the loop after the step in flight: the checkpoint of that step is
+saved, a ``stopped`` event names it, and TrainingStopped (a KeyboardInterrupt, exit code 130)
+ends the job. ``RUN/<export_name>`` holds the EMA
 weights with plain keys and the model config in its metadata, ready for ``gpstoken generate``.
 """
 import functools
@@ -21,8 +24,9 @@ import torch
 
 from .. import safetensors_io
 from ..train.checkpoint import versions
-from ..train.distributed import all_reduce_mean, barrier, init_distributed, shutdown
+from ..train.distributed import all_reduce_mean, any_rank, barrier, init_distributed, shutdown
 from ..train.ema import EMA
+from ..train.stop import StopRequest, TrainingStopped
 from ..transport import training_losses
 
 
@@ -128,34 +132,46 @@ def _train(ctx, model, data, s, run_dir, metadata, export_name, report, forward_
         trainable = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     count = int(data["x1"].shape[0])
-    if ctx.is_main:
-        report({"event": "start", "parameters": sum(p.numel() for p in params), "samples": count,
-                "ranks": ctx.world_size, "step": start, "iterations": s["iterations"]})
     window, started = [], time.time()
     step = start
-    for step in range(start, s["iterations"]):
-        torch.manual_seed(derived_seed(s["seed"], ctx.rank, step))
-        picks = torch.from_numpy(batch_indices(s["seed"], step, s["batch_size"], ctx.rank, ctx.world_size, count))
-        batch = {k: v[picks].to(device) for k, v in data.items()}
-        loss = training_losses(trainable, batch["x1"], forward_kwargs(batch))["loss"].mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if s["grad_clip"] > 0:
-            torch.nn.utils.clip_grad_norm_(params, s["grad_clip"])
-        optimizer.step()
-        ema.update(model)
-        window.append(loss.detach())
-        done = step + 1
-        if done % s["log_interval"] == 0 or done == s["iterations"]:
-            mean = float(all_reduce_mean(torch.stack(window).mean(), ctx))
-            if ctx.is_main:
-                rate = len(window) / max(time.time() - started, 1e-9)
-                report({"event": "log", "step": done, "loss": mean, "steps_per_s": rate})
-            window, started = [], time.time()
-        if done % s["save_interval"] == 0 or done == s["iterations"]:
-            if ctx.is_main:
-                save_checkpoint(run_dir, done, model, ema, optimizer, metadata, s["keep_checkpoints"])
-            barrier(ctx)
+    saved = start
+    with StopRequest() as stop:
+        if ctx.is_main:
+            report({"event": "start", "parameters": sum(p.numel() for p in params), "samples": count,
+                    "ranks": ctx.world_size, "step": start, "iterations": s["iterations"]})
+        for step in range(start, s["iterations"]):
+            torch.manual_seed(derived_seed(s["seed"], ctx.rank, step))
+            picks = torch.from_numpy(batch_indices(s["seed"], step, s["batch_size"], ctx.rank, ctx.world_size, count))
+            batch = {k: v[picks].to(device) for k, v in data.items()}
+            loss = training_losses(trainable, batch["x1"], forward_kwargs(batch))["loss"].mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if s["grad_clip"] > 0:
+                torch.nn.utils.clip_grad_norm_(params, s["grad_clip"])
+            optimizer.step()
+            ema.update(model)
+            window.append(loss.detach())
+            done = step + 1
+            if done % s["log_interval"] == 0 or done == s["iterations"]:
+                mean = float(all_reduce_mean(torch.stack(window).mean(), ctx))
+                if ctx.is_main:
+                    rate = len(window) / max(time.time() - started, 1e-9)
+                    report({"event": "log", "step": done, "loss": mean, "steps_per_s": rate})
+                window, started = [], time.time()
+            if done % s["save_interval"] == 0 or done == s["iterations"]:
+                if ctx.is_main:
+                    save_checkpoint(run_dir, done, model, ema, optimizer, metadata, s["keep_checkpoints"])
+                saved = done
+                barrier(ctx)
+            # Every rank takes part, so all of them stop after the same step.
+            if done < s["iterations"] and any_rank(stop.requested, ctx):
+                path = os.path.join(run_dir, "checkpoints", f"step-{done:08d}.safetensors")
+                if ctx.is_main and saved != done:
+                    path = save_checkpoint(run_dir, done, model, ema, optimizer, metadata, s["keep_checkpoints"])
+                barrier(ctx)
+                if ctx.is_main:
+                    report({"event": "stopped", "step": done, "checkpoint": path})
+                raise TrainingStopped(done, path)
     export = os.path.join(run_dir, export_name)
     if ctx.is_main:
         export_weights(export, ema.state_dict(), {**metadata, "step": str(s["iterations"]), "versions": json.dumps(versions())})

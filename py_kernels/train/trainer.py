@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import random
-import signal
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional
@@ -32,6 +31,7 @@ from py_kernels.train.losses import (D_LOSSES, adaptive_gan_weight, adopt_weight
                                      pixel_loss)
 from py_kernels.train.model_adapter import build_model, last_layer_weight, reconstruct
 from py_kernels.train.perceptual import build_feature_loss, build_lpips
+from py_kernels.train.stop import StopRequest
 
 PSNR_CONVENTION = "per-image PSNR on 8-bit RGB (reconstruction clamped to [-1, 1], rounded), data range 255, mean over images"
 
@@ -46,29 +46,6 @@ class RunOptions:
     refine: bool
     init: str
     weights: Dict[str, Optional[str]]
-
-
-class StopRequest:
-    """SIGINT/SIGTERM set a flag checked between steps; a second signal interrupts at once."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = {}
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt(f"signal {signum} received twice")
-        self.requested = True
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        return False
 
 
 def seed_everything(seed: int) -> None:

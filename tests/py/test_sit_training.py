@@ -1,6 +1,7 @@
 """train-generator's job on token files: statistics, export and loading for generation."""
 import json
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from py_kernels import safetensors_io
 from py_kernels.sit.train_job import read_token_files, train_generator
 from py_kernels.sit.weights import load_sit
+from py_kernels.train.stop import TrainingStopped
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(REPO, "experiments", "generate", "tiny.yaml")
@@ -53,3 +55,33 @@ def test_token_files_missing_layout_reported(tmp_path):
     with pytest.raises(ValueError) as error:
         read_token_files(str(tmp_path / "tokens"))
     assert str(error.value) == f"{path}: no tensor named init_gpscodes or gpscodes or layout; found ['tokens']"
+
+
+def test_stop_request_saves_a_checkpoint_and_the_rerun_resumes(tmp_path):
+    """SIGTERM (what the CLI sends on Ctrl-C) stops after the step in flight; the rerun ends
+    with the same weights as an uninterrupted run."""
+    write_tokens(str(tmp_path / "tokens"), np.random.default_rng(2))
+    spec = {"config": CONFIG, "tokens": str(tmp_path / "tokens"), "iterations": 3}
+    whole = train_generator({**spec, "out": str(tmp_path / "whole")}, lambda event: None)
+
+    def stop_at_start(event):
+        if event["event"] == "start":
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    run = str(tmp_path / "run")
+    with pytest.raises(TrainingStopped) as stopped:
+        train_generator({**spec, "out": run}, stop_at_start)
+    checkpoint = os.path.join(run, "checkpoints", "step-00000001.safetensors")
+    assert (stopped.value.step, stopped.value.checkpoint) == (1, checkpoint)
+    assert os.path.isfile(checkpoint)
+    assert not os.path.exists(os.path.join(run, "generator.safetensors"))
+
+    events = []
+    result = train_generator({**spec, "out": run}, events.append)
+    assert [e for e in events if e["event"] == "resumed"] == [{"event": "resumed", "step": 1, "checkpoint": checkpoint}]
+    assert result["resumed_from"] == 1
+    resumed, _ = safetensors_io.load_numpy(result["weights"])
+    uninterrupted, _ = safetensors_io.load_numpy(whole["weights"])
+    assert sorted(resumed) == sorted(uninterrupted)
+    for key, value in uninterrupted.items():
+        np.testing.assert_array_equal(resumed[key], value, err_msg=key)

@@ -6,6 +6,7 @@ import type { Argv, CommandModule } from 'yargs';
 import YAML from 'yaml';
 import { listClassImages } from '../../generate/bank.ts';
 import { runRanks } from '../../generate/ranks.ts';
+import { watchStop } from '../../train/interrupt.ts';
 import { decodeImageFile } from '../../image/decode.ts';
 import { preprocessImage } from '../../image/preprocess.ts';
 import { partitionImage } from '../../partition/partition.ts';
@@ -137,14 +138,18 @@ export const trainGeneratorCommand: CommandModule<{ json: boolean }, TrainGenera
       if (args.minhw !== undefined) settings.minhw = args.minhw;
       spec.partitions = await writePartitions(requirePath('--images', args.images!), settings, out);
     }
+    const stop = watchStop('train-generator');
     const result = await runRanks<{ weights: string; steps: number; resumed_from: number }>('sit.train_job:train_generator', spec, {
       ranks: args.ranks,
       ...(args.threads !== undefined ? { threadsPerRank: args.threads } : {}),
       onEvent: (event) => {
+        stop.onEvent(event);
         if (event.event === 'data') log(`training on ${event.images} images of ${event.classes} classes`);
         if (event.event === 'resumed') log(`resumed from step ${event.step} (${event.checkpoint})`);
         if (event.event === 'log') log(`step ${event.step} loss ${Number(event.loss).toFixed(5)} (${Number(event.steps_per_s).toFixed(1)} steps/s)`);
       },
+    }).catch((error: unknown) => {
+      throw stop.translate(error);
     });
     if (args.json) printJson(result);
     else printLine(`generator trained to step ${result.steps}: ${result.weights}`);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { listClassImages, writeLayoutBank } from '../../generate/bank.ts';
 import { runRanks } from '../../generate/ranks.ts';
+import { watchStop } from '../../train/interrupt.ts';
 import { PartialFailureError, UsageError } from '../errors.ts';
 import { log, printJson, printLine, startProgress } from '../output.ts';
 
@@ -61,15 +62,19 @@ async function trainModel(args: TrainLayoutArgs): Promise<void> {
     device: args.device,
     iterations: args.iterations ?? null,
   };
+  const stop = watchStop('train-layout');
   const result = await runRanks<{ weights: string; steps: number; resumed_from: number }>('layout.train:train_layout', spec, {
     ranks: 1,
     ...(args.threads !== undefined ? { threadsPerRank: args.threads } : {}),
     onEvent: (event) => {
+      stop.onEvent(event);
       if (event.event === 'log') {
         log(`step ${event.step} loss ${Number(event.loss).toFixed(5)} (${Number(event.steps_per_s).toFixed(1)} steps/s)`);
       }
       if (event.event === 'resumed') log(`resumed from step ${event.step} (${event.checkpoint})`);
     },
+  }).catch((error: unknown) => {
+    throw stop.translate(error);
   });
   if (args.json) printJson(result);
   else printLine(`layout generator trained to step ${result.steps}: ${result.weights}`);
