@@ -27,6 +27,8 @@ export interface PoolPhoto {
   split: 'train' | 'test';
   group: string;
   license: string;
+  /** SHA-256 of the file's bytes (hex), as verified by `gpstoken data fetch`. */
+  sha256: string;
   width: number;
   height: number;
 }
@@ -87,7 +89,15 @@ export async function readPoolIndex(pool: string): Promise<PoolPhoto[]> {
     if (index === -1) throw new UsageError(`${indexFile}: column ${name} is missing (found ${columns.join(', ')})`);
     return index;
   };
-  const [file, split, group, license, width, height] = ['file', 'split', 'group', 'license', 'width', 'height'].map(at) as [number, number, number, number, number, number];
+  const [file, split, group, license, sha256, width, height] = ['file', 'split', 'group', 'license', 'sha256', 'width', 'height'].map(at) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   return lines.map((line) => {
     const fields = splitTsvLine(line);
     return {
@@ -95,6 +105,7 @@ export async function readPoolIndex(pool: string): Promise<PoolPhoto[]> {
       split: fields[split] === 'test' ? 'test' : 'train',
       group: fields[group]!,
       license: fields[license]!,
+      sha256: fields[sha256]!,
       width: Number(fields[width]),
       height: Number(fields[height]),
     };
@@ -138,6 +149,20 @@ async function writePlannedCrops(pool: string, out: string, plan: CropPlan, size
   }
 }
 
+/**
+ * Checks a pool file against the SHA-256 in index.tsv before its listed size is trusted: a
+ * damaged or replaced file would otherwise be cropped, or skipped as too small, unnoticed.
+ */
+async function verifyPoolFile(pool: string, photo: PoolPhoto): Promise<void> {
+  const bytes = await readFile(path.join(pool, photo.file)).catch((error: NodeJS.ErrnoException) => {
+    throw new Error(`cannot read the photo (${error.code ?? error.message}); run \`gpstoken data fetch\` again`);
+  });
+  const actual = createHash('sha256').update(bytes).digest('hex');
+  if (actual !== photo.sha256) {
+    throw new Error(`sha256 mismatch: index.tsv lists ${photo.sha256}, the file has ${actual}; run \`gpstoken data fetch\` again to restore it`);
+  }
+}
+
 export interface CropsOptions {
   pool: string;
   out: string;
@@ -165,6 +190,13 @@ export async function writeCrops(options: CropsOptions): Promise<CropsSummary> {
   const summary: CropsSummary = { photos: 0, crops: 0, tooSmall: [], failures: [], manifest: path.join(options.out, 'crops.tsv') };
   const rows: (string | number)[][] = [];
   for (const [done, photo] of photos.entries()) {
+    try {
+      await verifyPoolFile(options.pool, photo);
+    } catch (error) {
+      summary.failures.push({ file: photo.file, reason: (error as Error).message });
+      options.onProgress?.(done + 1, photos.length, photo.file);
+      continue;
+    }
     const plan = planCrops(photo, options.size, options.perPhoto, options.seed, options.shortSideMultiple);
     if (!plan) summary.tooSmall.push(photo.file);
     else {

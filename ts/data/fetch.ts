@@ -12,6 +12,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { stringify } from 'csv-stringify/sync';
 import { REPO_ROOT } from '../bridge/backend.ts';
+import { UsageError } from '../cli/errors.ts';
 import { extractFromDeb } from './deb.ts';
 import { readManifest, type PoolEntry } from './manifest.ts';
 import { extractFromRcc } from './rcc.ts';
@@ -152,11 +153,23 @@ async function extractEntries(deb: string, entries: PoolEntry[]): Promise<Map<Po
   return results;
 }
 
+/** Rejects `--package` names that no manifest entry has, which would otherwise fetch nothing. */
+export function checkPackagesListed(packages: readonly string[], entries: readonly PoolEntry[], manifest: string): void {
+  const listed = [...new Set(entries.map((entry) => entry.package))].sort();
+  const unknown = packages.filter((name) => !listed.includes(name));
+  if (unknown.length === 0) return;
+  const names = unknown.map((name) => JSON.stringify(name)).join(', ');
+  throw new UsageError(
+    `--package ${names}: not in the manifest ${manifest}; packages listed there: ${listed.join(', ')}`,
+  );
+}
+
 /** Fetches, extracts, verifies and places every manifest file; never throws for one bad file. */
 export async function fetchPool(options: FetchOptions): Promise<FetchSummary> {
   const started = Date.now();
   const download = options.download ?? aptGetDownload;
   const all = await readManifest(options.manifest);
+  checkPackagesListed(options.packages ?? [], all, options.manifest);
   const entries = options.packages?.length ? all.filter((entry) => options.packages!.includes(entry.package)) : all;
   await Promise.all([mkdir(path.join(options.out, 'train'), { recursive: true }), mkdir(path.join(options.out, 'test'), { recursive: true }), mkdir(options.debs, { recursive: true })]);
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,18 +16,19 @@ await mkdir(path.join(pool, 'train'), { recursive: true });
 await mkdir(path.join(pool, 'test'), { recursive: true });
 await copyFile(path.join(REPO_ROOT, 'data', 'embedded', '00_city.jpg'), path.join(pool, 'train', 'city.jpg'));
 await copyFile(path.join(REPO_ROOT, 'data', 'embedded', '02_forest.jpg'), path.join(pool, 'test', 'forest.jpg'));
+const sha256Of = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
 await writeFile(
   path.join(pool, 'index.tsv'),
   [
     'file\tsplit\tgroup\tlicense\tsha256\twidth\theight\tsource',
-    'train/city.jpg\ttrain\tg-city\tCC0-1.0\tx\t256\t256\ts',
-    'test/forest.jpg\ttest\tg-forest\tCC0-1.0\tx\t256\t256\ts',
+    `train/city.jpg\ttrain\tg-city\tCC0-1.0\t${await sha256Of(path.join(pool, 'train', 'city.jpg'))}\t256\t256\ts`,
+    `test/forest.jpg\ttest\tg-forest\tCC0-1.0\t${await sha256Of(path.join(pool, 'test', 'forest.jpg'))}\t256\t256\ts`,
   ].join('\n'),
 );
 
 test.after(() => rm(root, { recursive: true, force: true }));
 
-const photo: PoolPhoto = { file: 'train/big.jpg', split: 'train', group: 'g', license: 'CC0-1.0', width: 4000, height: 3000 };
+const photo: PoolPhoto = { file: 'train/big.jpg', split: 'train', group: 'g', license: 'CC0-1.0', sha256: 'x', width: 4000, height: 3000 };
 
 test('mulberry32 is deterministic', () => {
   const a = mulberry32(42);
@@ -103,6 +105,20 @@ test('crops written with manifest and resumed', async () => {
   await writeCrops(options);
   assert.equal(await readFile(cropFile), before);
   assert.equal((await readFile(path.join(out, 'crops.tsv'), 'utf8')).trim().split('\n'), manifest);
+});
+
+test('corrupt pool file fails its sha256 check', async () => {
+  const damaged = path.join(root, 'damaged-pool');
+  await mkdir(path.join(damaged, 'train'), { recursive: true });
+  await writeFile(path.join(damaged, 'train', 'tiny.png'), 'not the listed photo');
+  const listed = 'a'.repeat(64);
+  await writeFile(path.join(damaged, 'index.tsv'), ['file\tsplit\tgroup\tlicense\tsha256\twidth\theight\tsource', `train/tiny.png\ttrain\tg\tCC0-1.0\t${listed}\t10\t10\ts`].join('\n'));
+  const summary = await writeCrops({ pool: damaged, out: path.join(root, 'damaged-crops'), size: 64, perPhoto: 1, seed: 0, splits: ['train'], shortSideMultiple: 2 });
+  assert.equal(summary.tooSmall, []);
+  assert.is(summary.failures.length, 1);
+  assert.is(summary.failures[0]!.file, 'train/tiny.png');
+  const actual = createHash('sha256').update('not the listed photo').digest('hex');
+  assert.is(summary.failures[0]!.reason, `sha256 mismatch: index.tsv lists ${listed}, the file has ${actual}; run \`gpstoken data fetch\` again to restore it`);
 });
 
 test.run();

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { UsageError } from '../../../ts/cli/errors.ts';
 import { fetchPool, findDeb, sha256Hex, type PackageDownloader } from '../../../ts/data/fetch.ts';
 import { MANIFEST_COLUMNS, parseManifest, splitOfGroup, splitTsvLine } from '../../../ts/data/manifest.ts';
 import { buildDeb } from './package-builder.ts';
@@ -124,6 +125,15 @@ test('fetch verifies, reports and resumes', async () => {
   assert.equal(await readFile(bFile), photoB);
   const debs = (await readdir(path.join(out, 'debs'))).sort();
   assert.equal(debs, ['photos_1%3a2.0-1_all.deb']);
+});
+
+test('unknown --package is rejected', async () => {
+  const out = path.join(root, 'pool-unknown');
+  const calls: string[] = [];
+  const error = await fetchPool({ manifest, out, debs: path.join(out, 'debs'), packages: ['photos', 'nosuchpkg'], download: fakeDownloader(calls) }).catch((caught: unknown) => caught);
+  assert.instance(error, UsageError);
+  assert.is((error as Error).message, `--package "nosuchpkg": not in the manifest ${manifest}; packages listed there: absent, photos`);
+  assert.equal(calls, []);
 });
 
 test.run();

@@ -5,7 +5,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_CROP_MULTIPLE, writeCrops } from '../../data/crops.ts';
 import { DEFAULT_MANIFEST, defaultPoolDir, fetchPool, type FetchSummary } from '../../data/fetch.ts';
 import { PartialFailureError, UsageError } from '../errors.ts';
-import { log, printJson, printLine, startProgress } from '../output.ts';
+import { countOf, log, printJson, printLine, startProgress } from '../output.ts';
 
 interface FetchArgs {
   manifest: string;
@@ -37,7 +37,7 @@ function reportFetch(summary: FetchSummary, json: boolean): void {
     for (const failure of summary.failures) printLine(`failed: ${failure.file} (${failure.source}): ${failure.reason}`);
   }
   if (summary.failures.length > 0) {
-    throw new PartialFailureError(`${summary.failures.length} of ${summary.total} files failed; the verified ones are in place, rerun to retry the rest`);
+    throw new PartialFailureError(`${summary.failures.length} of ${countOf(summary.total, 'file')} failed; the verified ones are in place, rerun to retry the rest`);
   }
 }
 
@@ -84,11 +84,16 @@ async function runCrops(args: CropsArgs): Promise<void> {
   });
   if (args.json) printJson(summary);
   else {
-    printLine(`${summary.crops} crops of ${args.size}x${args.size} from ${summary.photos} photos in ${out} (manifest ${summary.manifest})`);
-    if (summary.tooSmall.length > 0) printLine(`${summary.tooSmall.length} photos with a side shorter than ${args.size} pixels were skipped`);
+    printLine(`${countOf(summary.crops, 'crop')} of ${args.size}x${args.size} from ${countOf(summary.photos, 'photo')} in ${out} (manifest ${summary.manifest})`);
+    if (summary.tooSmall.length > 0) {
+      const skipped = summary.tooSmall.length === 1 ? 'was skipped' : 'were skipped';
+      printLine(`${countOf(summary.tooSmall.length, 'photo')} with a side shorter than ${args.size} pixels ${skipped}`);
+    }
     for (const failure of summary.failures) printLine(`failed: ${failure.file}: ${failure.reason}`);
   }
-  if (summary.failures.length > 0) throw new PartialFailureError(`${summary.failures.length} photos could not be cropped; the other crops are written`);
+  if (summary.failures.length > 0) {
+    throw new PartialFailureError(`${countOf(summary.failures.length, 'photo')} could not be cropped; the other crops are written`);
+  }
 }
 
 const fetchCommand: CommandModule<object, FetchArgs> = {
