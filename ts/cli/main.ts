@@ -44,14 +44,31 @@ function reportBareInterruption(): void {
   });
 }
 
-export function buildParser(argv: string[]): Argv {
+/** Thrown by the validate-only parser once yargs accepted the arguments, before any handler. */
+class ArgumentsValid extends Error {
+  override name = 'ArgumentsValid';
+}
+
+/**
+ * Builds the yargs parser. With `validateOnly`, a middleware that runs after yargs'
+ * validation stops the parse before any command handler, so `checkArguments` can test an
+ * argument vector (sweep trials) without running it or touching global state.
+ */
+export function buildParser(argv: string[], { validateOnly = false } = {}): Argv {
   let parser = yargs(argv)
     .scriptName('gpstoken')
     .usage('$0 <command> [options]\n\nGaussian parameterized spatially-adaptive tokenization (GPSToken) toolkit.')
     .option('json', { type: 'boolean', default: false, describe: 'Print the result as one JSON document on stdout' })
     .option('quiet', { type: 'boolean', default: false, describe: 'Print no progress or log lines on stderr' })
     .option('verbose', { type: 'boolean', default: false, describe: 'Print stack traces and Python tracebacks on errors' })
-    .middleware((args) => setQuiet(Boolean(args.quiet)))
+    .middleware(
+      validateOnly
+        ? () => {
+            throw new ArgumentsValid();
+          }
+        : (args) => setQuiet(Boolean(args.quiet)),
+      false,
+    )
     .version(packageVersion())
     .help()
     .alias('h', 'help')
@@ -65,6 +82,21 @@ export function buildParser(argv: string[]): Argv {
     });
   for (const command of COMMANDS) parser = parser.command(command);
   return parser;
+}
+
+/**
+ * Checks `gpstoken` arguments (command, flags, required options, choices) without running
+ * the command; returns the usage error message, or undefined when yargs accepts them.
+ */
+export async function checkArguments(args: string[]): Promise<string | undefined> {
+  try {
+    await buildParser(args, { validateOnly: true }).parseAsync();
+    return undefined;
+  } catch (error) {
+    if (error instanceof ArgumentsValid) return undefined;
+    if (error instanceof UsageError) return error.message;
+    throw error;
+  }
 }
 
 /** Runs the CLI and returns the exit code: 0 success, 1 failure, 2 bad usage, 130 interrupted. */

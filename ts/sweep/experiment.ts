@@ -103,6 +103,7 @@ class Checker {
   }
 
   object(value: unknown, where: string, allowed?: string[]): Raw {
+    if (value === undefined) this.fail(where, 'missing section; expected a mapping');
     if (value === null || typeof value !== 'object' || Array.isArray(value)) this.fail(where, `expected a mapping, found ${describe(value)}`);
     if (allowed) {
       for (const key of Object.keys(value as Raw)) {
@@ -157,6 +158,7 @@ class Checker {
 function describe(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (value === null) return 'null';
+  if (value === undefined) return 'nothing (the key is missing)';
   if (typeof value === 'object') return 'a mapping';
   return `${typeof value} ${JSON.stringify(value)}`;
 }

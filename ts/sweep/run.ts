@@ -5,7 +5,7 @@ import path from 'node:path';
 import { REPO_ROOT } from '../bridge/backend.ts';
 import type { Experiment } from './experiment.ts';
 import { TRIAL_DIR_VARIABLE, type PlannedStep, type PlannedTrial } from './plan.ts';
-import { runTrialProcess, type TrialRunner } from './runner.ts';
+import { runTrialProcess, TrialError, USAGE_EXIT_CODE, type TrialRunner } from './runner.ts';
 import { lockTrial, markDone, markFailed, readTrial, trialDir, unlockTrial, writeTrialConfig } from './trials.ts';
 import type { Versions } from './versions.ts';
 
@@ -93,6 +93,14 @@ async function runLocked(options: SweepRunOptions, trial: PlannedTrial, worker: 
   }
 }
 
+/** Returns true for a failure that a retry cannot fix: a program that exited with a usage error. */
+function isUsageFailure(error: unknown): boolean {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    if (current instanceof TrialError && current.exitCode === USAGE_EXIT_CODE) return true;
+  }
+  return false;
+}
+
 /** Runs one trial with its attempts; returns true when it finished. */
 async function runOne(options: SweepRunOptions, trial: PlannedTrial, worker: number): Promise<boolean> {
   const dir = trialDir(options.out, trial.id);
@@ -134,7 +142,10 @@ async function runOne(options: SweepRunOptions, trial: PlannedTrial, worker: num
       if (options.signal.aborted) return false;
       const finished = new Date();
       await markFailed(dir, { startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationS: (finished.getTime() - started.getTime()) / 1000, attempts: attempt, error: message });
-      options.onEvent?.({ type: 'failed', trial, error: message, willRetry: attempt < maxAttempts });
+      // Exit code 2 means bad arguments or input files: the same command fails the same way.
+      const willRetry = attempt < maxAttempts && !isUsageFailure(error);
+      options.onEvent?.({ type: 'failed', trial, error: message, willRetry });
+      if (!willRetry) return false;
     }
   }
   return false;

@@ -22,7 +22,17 @@ export type TrialRunner = (launch: TrialLaunch) => Promise<unknown>;
 
 export class TrialError extends Error {
   override name = 'TrialError';
+  constructor(
+    message: string,
+    /** The program's exit code, when it exited by itself. */
+    readonly exitCode?: number,
+  ) {
+    super(message);
+  }
 }
+
+/** Exit code of a `gpstoken` usage error: the same arguments can never succeed. */
+export const USAGE_EXIT_CODE = 2;
 
 /** Seconds between SIGTERM and SIGKILL when a trial is stopped. */
 export const KILL_GRACE_S = 10;
@@ -109,5 +119,5 @@ export const runTrialProcess: TrialRunner = async (launch) => {
   if (result.failed && result.exitCode === undefined) {
     throw new TrialError(`${program} could not be started or was killed: ${result.shortMessage ?? result.message}`);
   }
-  throw new TrialError(`exit code ${result.exitCode}${stderrLine ? `: ${stderrLine}` : ''} (full output in log.txt)`);
+  throw new TrialError(`exit code ${result.exitCode}${stderrLine ? `: ${stderrLine}` : ''} (full output in log.txt)`, result.exitCode);
 };

@@ -87,4 +87,41 @@ test('unknown key exits 2 with message', async () => {
   );
 });
 
+test('bad trial command exits 2 in dry run', async () => {
+  const command = (text: string) =>
+    `name: bad-command\ntrial:\n  command: ${text}\n  args: [photo.png]\n  options: {tokens: 8}\n  seed_option: null\ngrid:\n  options.weight: [1, 2]\n`;
+  const table: Array<[string, string, string]> = [
+    ['typo.yaml', command('partitoin'), 'gpstoken partitoin: Unknown command: partitoin Did you mean partition?'],
+    ['flag.yaml', command('partition').replace('{tokens: 8}', '{tokens: 8, bogus-flag: 1}'), 'gpstoken partition: Unknown arguments: bogus-flag, bogusFlag'],
+  ];
+  for (const [name, text, message] of table) {
+    const bad = await writeExperiment(root, text, name);
+    const result = await runCli(['sweep', bad, '--dry-run']);
+    assert.is(result.exitCode, 2, name);
+    const lines = String(result.stderr).split('\n');
+    assert.is(lines[0], `error: ${path.relative(REPO_ROOT, bad)}: 2 trials have a command that cannot run; fix the trial section:`, name);
+    assert.match(lines[1]!, new RegExp(`^  \\[0\\] [0-9a-f]{16} step partit\\w+: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`), name);
+  }
+});
+
+test('missing exec program exits 2', async () => {
+  const bad = await writeExperiment(root, fakeExperimentYaml().replace('exec: [node,', 'exec: [no-such-program-xyz,'), 'exec.yaml');
+  const result = await runCli(['sweep', bad, '--dry-run']);
+  assert.is(result.exitCode, 2);
+  assert.ok(String(result.stderr).includes(`step exec: program "no-such-program-xyz" not found or not executable (exec steps run from ${REPO_ROOT})`), String(result.stderr));
+});
+
+test('workers 0 is rejected in dry run', async () => {
+  const result = await runCli(['sweep', file, '--dry-run', '--workers', '0']);
+  assert.is(result.exitCode, 2);
+  assert.is(String(result.stderr).split('\n')[0], 'error: --workers must be a positive integer, got 0');
+});
+
+test('missing trial section is named', async () => {
+  const bad = await writeExperiment(root, 'name: no-trial\ngrid:\n  options.x: [1]\n', 'notrial.yaml');
+  const result = await runCli(['sweep', bad, '--dry-run']);
+  assert.is(result.exitCode, 2);
+  assert.is(String(result.stderr).split('\n')[0], `error: ${path.relative(REPO_ROOT, bad)}: trial: missing section; expected a mapping`);
+});
+
 test.run();

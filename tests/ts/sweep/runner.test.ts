@@ -49,6 +49,17 @@ test('failing trial is retried then marked failed', async () => {
   assert.match(log, /^=== attempt 3 failed: exit code 3: fake failure requested \(full output in log\.txt\)$/m);
 });
 
+test('usage failure (exit 2) is not retried', async () => {
+  const { summary, events, record } = await run('usage', experiment('fail: true, fail-code: 2'), 2);
+  assert.equal(summary, { done: 0, failed: 1, alreadyDone: 0, busy: 0, notRun: 0, stopped: false });
+  assert.equal(
+    events.filter((e) => e.type === 'failed').map((e) => (e as { willRetry: boolean }).willRetry),
+    [false],
+  );
+  assert.is(record.outcome!.attempts, 1);
+  assert.is(record.outcome!.error, 'exit code 2: fake failure requested (full output in log.txt)');
+});
+
 test('second attempt succeeds and clears failure', async () => {
   const marker = path.join(root, 'fail-until');
   const { summary, record } = await run('retry', experiment(`fail-until-file: ${JSON.stringify(marker)}`), 1);

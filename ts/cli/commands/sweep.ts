@@ -13,6 +13,7 @@ import { collectRows, paramColumns, summarize, type SummaryRow } from '../../swe
 import { expandTrialDir, missingInputs, runSweep, type SweepEvent } from '../../sweep/run.ts';
 import { signalAllTrials } from '../../sweep/runner.ts';
 import { readTrial, trialDir } from '../../sweep/trials.ts';
+import { findStepProblems, rejectStepProblems } from '../../sweep/validate.ts';
 import { collectVersions, type Versions } from '../../sweep/versions.ts';
 import { InterruptedError, PartialFailureError, UsageError } from '../errors.ts';
 import { log, printJson, printLine, warn } from '../output.ts';
@@ -148,6 +149,11 @@ async function runSweepCommand(args: SweepArgs): Promise<void> {
   const trials = allTrials.filter((trial) => trial.index % shard.count === shard.index);
   const out = path.resolve(args.out ?? path.join(REPO_ROOT, 'runs', 'sweeps', experiment.name));
   const shardText = `${shard.index}/${shard.count}`;
+  const gpus = args.gpus ? args.gpus.split(',').map((gpu) => gpu.trim()).filter(Boolean) : [];
+  const workers = args.workers ?? Math.max(1, gpus.length);
+  if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer, got ${args.workers}`);
+  if (!Number.isInteger(args.retries) || args.retries < 0) throw new UsageError(`--retries must be an integer >= 0, got ${args.retries}`);
+  if (!args.rebuildCsv) rejectStepProblems(await findStepProblems(trials), experiment.file);
 
   if (args.dryRun) return dryRun(experiment, trials, out, versions, shardText, args.json);
   if (args.rebuildCsv) {
@@ -160,10 +166,6 @@ async function runSweepCommand(args: SweepArgs): Promise<void> {
     return;
   }
 
-  const gpus = args.gpus ? args.gpus.split(',').map((gpu) => gpu.trim()).filter(Boolean) : [];
-  const workers = args.workers ?? Math.max(1, gpus.length);
-  if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer, got ${args.workers}`);
-  if (!Number.isInteger(args.retries) || args.retries < 0) throw new UsageError(`--retries must be an integer >= 0, got ${args.retries}`);
   await mkdir(out, { recursive: true });
   const resolved = { experiment, versions, shard: shardText, vars: parseVars(args.var) };
   await writeFileAtomic(path.join(out, 'sweep.json'), `${JSON.stringify(resolved, null, 2)}\n`);
