@@ -17,10 +17,19 @@ export const MAX_IMAGE_PIXELS = 178_956_970;
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp';
 
+export interface DecodeOptions {
+  /**
+   * Receives one message per lossy conversion that Pillow's rules apply silently (a 16-bit
+   * greyscale PNG clipped to 255), so a command can print it next to the file name.
+   */
+  onWarning?: (message: string) => void;
+}
+
 /** Decodes a PNG, JPEG or WebP file to 8-bit RGB, pixel for pixel as Pillow 9.4 does. */
-export async function decodeImageFile(file: string): Promise<RgbImage> {
+export async function decodeImageFile(file: string, options: DecodeOptions = {}): Promise<RgbImage> {
   const bytes = await readImageBytes(file);
   const format = sniffFormat(bytes, file);
+  if (format === 'png') warnAboutPngDepth(bytes, file, options);
   try {
     if (format === 'png') return decodePng(bytes, MAX_IMAGE_PIXELS);
     return await decodeWithSharp(bytes, format);
@@ -30,15 +39,33 @@ export async function decodeImageFile(file: string): Promise<RgbImage> {
   }
 }
 
-/** Decodes image bytes already in memory; `label` names the source in errors. */
-export async function decodeImageBytes(bytes: Buffer, label: string): Promise<RgbImage> {
+/** Decodes image bytes already in memory; `label` names the source in errors and warnings. */
+export async function decodeImageBytes(bytes: Buffer, label: string, options: DecodeOptions = {}): Promise<RgbImage> {
   if (bytes.length === 0) throw new ImageDecodeError(label, 'file is empty');
   const format = sniffFormat(bytes, label);
+  if (format === 'png') warnAboutPngDepth(bytes, label, options);
   try {
     if (format === 'png') return decodePng(bytes, MAX_IMAGE_PIXELS);
     return await decodeWithSharp(bytes, format);
   } catch (error) {
     throw new ImageDecodeError(label, describeDecodeFailure(error, format), { cause: error });
+  }
+}
+
+/**
+ * Warns about a 16-bit greyscale PNG: Pillow opens it as mode "I" and converts to RGB by
+ * clipping at 255 without scaling, so a typical 16-bit image becomes almost all white.
+ */
+function warnAboutPngDepth(bytes: Buffer, label: string, options: DecodeOptions): void {
+  // IHDR is the first chunk: 8-byte signature, length, type, width, height, then bit depth and colour type.
+  if (options.onWarning === undefined || bytes.length < 26 || bytes.toString('latin1', 12, 16) !== 'IHDR') return;
+  const bitDepth = bytes[24];
+  const colourType = bytes[25];
+  if (bitDepth === 16 && colourType === 0) {
+    options.onWarning(
+      `${label}: 16-bit greyscale PNG; values above 255 are clipped to 255 (Pillow's mode "I" to RGB rule, no scaling), ` +
+        'so bright areas turn white. Convert it to 8-bit first to keep its contrast',
+    );
   }
 }
 

@@ -24,9 +24,10 @@ export interface PartitionJob {
   stem: string;
 }
 
+/** `warnings`: lossy decoding rules applied to the image, printed by the command. */
 export type PartitionJobOutcome =
-  | { ok: true; image: string; result: PartitionResult }
-  | { ok: false; image: string; error: string; usage: boolean };
+  | { ok: true; image: string; result: PartitionResult; warnings: string[] }
+  | { ok: false; image: string; error: string; usage: boolean; warnings: string[] };
 
 /** Returns the error text without the image path, which the outcome carries separately. */
 function failureReason(image: string, error: unknown): string {
@@ -37,8 +38,9 @@ function failureReason(image: string, error: unknown): string {
 
 /** Runs one job; every error becomes `{ok: false}` with the reason (usage: a bad --focus value). */
 export async function runPartitionJob(job: PartitionJob): Promise<PartitionJobOutcome> {
+  const warnings: string[] = [];
   try {
-    let img = await decodeImageFile(job.image);
+    let img = await decodeImageFile(job.image, { onWarning: (message) => warnings.push(message) });
     if (job.size !== undefined) img = preprocessImage(img, job.size);
     for (const { raw, box } of job.focus) checkFocusBox(box, img.width, img.height, raw);
     const mask = job.focusMask === undefined ? undefined : await loadGreyMask(job.focusMask, img.width, img.height);
@@ -50,8 +52,8 @@ export async function runPartitionJob(job: PartitionJob): Promise<PartitionJobOu
     );
     const result = partitionImage(img, { tokens: job.tokens, weight: job.weight, minhw: job.minhw, bias });
     if (job.outDir !== undefined) await writePartitionFiles(img, result, job.outDir, job.stem);
-    return { ok: true, image: job.image, result };
+    return { ok: true, image: job.image, result, warnings };
   } catch (error) {
-    return { ok: false, image: job.image, error: failureReason(job.image, error), usage: error instanceof FocusSpecError };
+    return { ok: false, image: job.image, error: failureReason(job.image, error), usage: error instanceof FocusSpecError, warnings };
   }
 }

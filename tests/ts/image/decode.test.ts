@@ -1,5 +1,5 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { crc32 } from 'node:zlib';
+import { crc32, deflateSync } from 'node:zlib';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -152,6 +152,51 @@ test('decodeImageBytes rejects empty input', async () => {
   } catch (error) {
     assert.is((error as Error).message, 'upload: file is empty');
   }
+});
+
+/** Builds a greyscale PNG (colour type 0) of `bitDepth` 8 or 16 from one row-major sample list. */
+function greyPng(width: number, height: number, bitDepth: 8 | 16, samples: number[]): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = bitDepth;
+  header[9] = 0;
+  const bytesPerSample = bitDepth / 8;
+  const raw = Buffer.alloc(height * (1 + width * bytesPerSample));
+  for (let y = 0; y < height; y += 1) {
+    for (let x = 0; x < width; x += 1) {
+      const offset = y * (1 + width * bytesPerSample) + 1 + x * bytesPerSample;
+      if (bitDepth === 16) raw.writeUInt16BE(samples[y * width + x]!, offset);
+      else raw[offset] = samples[y * width + x]!;
+    }
+  }
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+test('16-bit grey PNG warns about clipping', async () => {
+  const warnings: string[] = [];
+  const image = await decodeImageBytes(greyPng(2, 2, 16, [100, 300, 65535, 0]), 'deep.png', { onWarning: (message) => warnings.push(message) });
+  assert.equal(Array.from(image.data), [100, 100, 100, 255, 255, 255, 255, 255, 255, 0, 0, 0]);
+  assert.equal(warnings, [
+    'deep.png: 16-bit greyscale PNG; values above 255 are clipped to 255 (Pillow\'s mode "I" to RGB rule, no scaling), ' +
+      'so bright areas turn white. Convert it to 8-bit first to keep its contrast',
+  ]);
+});
+
+test('8-bit grey PNG decodes without warning', async () => {
+  const warnings: string[] = [];
+  const image = await decodeImageBytes(greyPng(2, 1, 8, [7, 250]), 'plain.png', { onWarning: (message) => warnings.push(message) });
+  assert.equal(Array.from(image.data), [7, 7, 7, 250, 250, 250]);
+  assert.equal(warnings, []);
 });
 
 test.run();

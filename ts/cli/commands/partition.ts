@@ -163,6 +163,7 @@ async function handler(args: PartitionArgs): Promise<void> {
   await runJobs(jobs, workers, (outcome) => {
     outcomes.push(outcome);
     progress?.increment(1);
+    for (const message of outcome.warnings) warn(message);
     if (!outcome.ok) warn(`partition failed: ${outcome.image}: ${outcome.error}`);
     else if (!args.json) printLine(describeOutcome(outcome));
   });
