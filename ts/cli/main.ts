@@ -115,6 +115,9 @@ export async function main(argv: string[]): Promise<number> {
       return 130;
     }
     process.stderr.write(`error: ${describeError(error, verbose)}\n`);
+    // A YAML syntax error (duplicate key, bad indentation) is bad input: exit 2 also where a
+    // caller let the parser's error through without naming the file.
+    if (error instanceof Error && error.name === 'YAMLParseError') return 2;
     if (error instanceof UsageError) {
       if (!verbose && /Unknown argument|Not enough|Missing required|Invalid values/.test(error.message)) {
         process.stderr.write('Run with --help to see the options.\n');

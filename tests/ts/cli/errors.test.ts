@@ -1,4 +1,6 @@
 // How the CLI prints errors: message first, class names only with --verbose, no repeated causes.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { test } from 'uvu';
@@ -48,6 +50,20 @@ test('unknown command is named', async () => {
   const run = await gpstoken('demoo');
   assert.is(run.exitCode, 2);
   assert.is(run.stderr, 'error: Unknown command: demoo\nDid you mean demo?');
+});
+
+test('duplicate YAML key names the file', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gpstoken-cli-yaml-'));
+  try {
+    const config = path.join(dir, 'generator.yaml');
+    await writeFile(config, 'model:\n  latent_size: 16\n  latent_size: 32\n');
+    await writeFile(path.join(dir, 'tokenizer.safetensors'), '');
+    const run = await gpstoken('train-generator', '--config', config, '--out', path.join(dir, 'run'), '--images', dir, '--tokenizer', path.join(dir, 'tokenizer.safetensors'));
+    assert.is(run.exitCode, 2, run.stderr);
+    assert.is(run.stderr.split('\n')[0], `error: ${config}: invalid YAML: Map keys must be unique at line 3, column 3:`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('stopped job raises InterruptedError', async () => {

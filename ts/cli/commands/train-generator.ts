@@ -38,7 +38,13 @@ function requirePath(flag: string, file: string): string {
 }
 
 async function configTokens(config: string): Promise<number> {
-  const document = YAML.parse(await readFile(config, 'utf8')) as { model?: { latent_size?: unknown } } | null;
+  let document: { model?: { latent_size?: unknown } } | null;
+  try {
+    document = YAML.parse(await readFile(config, 'utf8')) as typeof document;
+  } catch (error) {
+    if (!(error instanceof YAML.YAMLParseError)) throw error;
+    throw new UsageError(`${config}: invalid YAML: ${error.message}`, { cause: error });
+  }
   const tokens = document?.model?.latent_size;
   if (typeof tokens !== 'number') throw new UsageError(`${config}: model.latent_size (tokens per image) is missing`);
   return tokens;
