@@ -66,6 +66,14 @@ test('duplicate YAML key names the file', async () => {
   }
 });
 
+test('exit 130 from a signal handler prints interrupted', async () => {
+  // The Python bridge ends the process with process.exit(130) on SIGINT, bypassing main's catch.
+  const script = "const { main } = await import('./ts/cli/main.ts'); await main(['--version']); process.exit(130);";
+  const run = await execa('node', ['--import', 'tsx', '--input-type=module', '-e', script], { reject: false, timeout: 60_000, cwd: REPO_ROOT });
+  assert.is(run.exitCode, 130);
+  assert.is(run.stderr, 'interrupted: stopped by SIGINT before the command finished');
+});
+
 test('stopped job raises InterruptedError', async () => {
   // Aborting sends SIGTERM to the job's process group: py_kernels.job reports `interrupted`
   // and exits 130, or the child dies of SIGTERM if it had not yet installed its handler.
