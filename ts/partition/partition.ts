@@ -50,8 +50,9 @@ export class TokenBudgetError extends Error {
     readonly patch: string,
   ) {
     super(
-      `cannot split ${patch} into ${tokens} regions with minhw ${minhw}: only ${reachable} regions are reachable ` +
-        `because every region's extents are at most ${minhw} pixels; lower --minhw or request at most ${reachable} tokens`,
+      `cannot split ${patch} into ${tokens} regions with minhw ${minhw}: only ${reachable} ${reachable === 1 ? 'region is' : 'regions are'} ` +
+        `reachable because every region's extents are at most ${minhw} pixels; lower --minhw or request at most ${reachable} ` +
+        `${reachable === 1 ? 'token' : 'tokens'}`,
     );
   }
 }

@@ -110,6 +110,15 @@ test('unreachable token budget names tokens, minhw and the reachable count', () 
           "region's extents are at most 8 pixels; lower --minhw or request at most 16 tokens",
   );
   assert.is(partitionImage(flatImage(32, 32), { tokens: 16, minhw: 8 }).complexity.length, 16);
+  // An 8x8 image is one region that cannot be split (extent 7 <= 8).
+  assert.throws(
+    () => partitionImage(flatImage(8, 8), { tokens: 2, minhw: 8 }),
+    (error: unknown) =>
+      error instanceof TokenBudgetError &&
+      error.message ===
+        'cannot split the image into 2 regions with minhw 8: only 1 region is reachable because every ' +
+          "region's extents are at most 8 pixels; lower --minhw or request at most 1 token",
+  );
 });
 
 test('invalid options are rejected', () => {
