@@ -10,6 +10,7 @@ writes checkpoints and ``metrics.json``; every rank takes part in the collective
 """
 import hashlib
 import json
+import math
 import os
 import random
 import time
@@ -83,11 +84,42 @@ def _count(module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+class NonFiniteLossError(FloatingPointError):
+    """The loss or the weights became NaN or infinite; training stops without saving them."""
+
+
+def _finite_or_none(value):
+    """``value`` with every non-finite float replaced by None, so the JSON stays valid."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
 def _write_json(path: str, value) -> None:
     temporary = f"{path}.tmp-{os.getpid()}"
     with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=2)
+        json.dump(_finite_or_none(value), handle, indent=2, allow_nan=False)
     os.replace(temporary, path)
+
+
+def _weights_finite(*modules) -> bool:
+    return all(bool(torch.isfinite(p).all()) for module in modules for p in module.parameters())
+
+
+def _divergence_message(what: str, step: int, run_dir: str, lr: float) -> str:
+    last = ckpt.latest_checkpoint(run_dir)
+    if last is None:
+        kept = "no checkpoint was saved"
+        rerun = "and rerun"
+    else:
+        kept = f"the last finite checkpoint is {last}"
+        rerun = "and rerun with --resume to continue from it (the config's lr wins over the stored one)"
+    return (f"{what} at step {step}; training stopped without saving these weights and {kept}. "
+            f"Lower train.lr (now {lr:g}) or set train.grad_clip {rerun}")
 
 
 def run_training(config: TrainConfig, options: RunOptions, ctx: DistContext,
@@ -197,6 +229,9 @@ def run_training(config: TrainConfig, options: RunOptions, ctx: DistContext,
 
     def save():
         nonlocal last_saved
+        # The weights are identical on every rank, so every rank takes the same branch.
+        if not _weights_finite(model, disc):
+            raise NonFiniteLossError(_divergence_message("the weights became non-finite", step, options.run_dir, t.lr))
         states = all_gather_objects(ckpt.capture_rng(device), ctx)
         if main:
             path = ckpt.save_checkpoint(
@@ -251,6 +286,13 @@ def run_training(config: TrainConfig, options: RunOptions, ctx: DistContext,
                 for name, value in losses.items():
                     parts[name] = parts.get(name, 0.0) + float(value.detach()) / t.grad_accumulation
                 micro_step += 1
+
+            # A NaN/inf loss would poison the weights and every later checkpoint: stop on all ranks.
+            bad = sorted(name for name, value in parts.items() if not math.isfinite(value))
+            if any_rank(bool(bad), ctx):
+                what = (f"the training loss became non-finite ({', '.join(f'{n} = {parts[n]}' for n in bad)})" if bad
+                        else "the training loss became non-finite on another rank")
+                raise NonFiniteLossError(_divergence_message(what, step + 1, options.run_dir, t.lr))
 
             if optimizer_idx == 0:
                 if t.grad_clip > 0:

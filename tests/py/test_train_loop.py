@@ -16,7 +16,7 @@ from py_kernels.train.config import ConfigError, train_config_from_dict
 from py_kernels.train.data import ShardedBatches, Shard, Sample, epoch_order
 from py_kernels.train.distributed import DistContext
 from py_kernels.train.resolve import apply_overrides
-from py_kernels.train.trainer import RunOptions, run_training
+from py_kernels.train.trainer import NonFiniteLossError, RunOptions, _write_json, run_training
 
 MICRO_MODEL = {
     "gpsconfig": {"rois": 2, "gpsenc_n": 1, "gpsenc_c": 32, "gps_c": 4, "gps_num": 8, "gps_rs": [16, 16]},
@@ -262,3 +262,28 @@ def test_two_ranks_equal_one_rank(tmp_path, dataset):
     assert np.quantile(differences, 0.999) < 1e-5
     assert differences.mean() < 1e-6
     assert single["step"] == results[0]["step"] == 4
+
+
+def test_nan_loss_stops_without_saving_nan_weights(tmp_path, dataset):
+    run = tmp_path / "diverged"
+    with pytest.raises(NonFiniteLossError) as error:
+        train_in_process(run, dataset, micro_document(lr=1e12, iterations=6, save_interval=1))
+    message = str(error.value)
+    step = int(message.split(" at step ")[1].split(";")[0])
+    last = run / "checkpoints" / f"step-{step - 1:08d}.safetensors"
+    assert message.startswith("the training loss became non-finite (")
+    assert message.endswith(f"; training stopped without saving these weights and the last finite checkpoint is {last}. "
+                            "Lower train.lr (now 1e+12) or set train.grad_clip and rerun with --resume to continue "
+                            "from it (the config's lr wins over the stored one)")
+    tensors, _ = safetensors_io.load_numpy(str(last))
+    assert all(np.isfinite(v).all() for k, v in tensors.items() if k.startswith(("model.", "ema.")))
+    assert not os.path.exists(run / "checkpoints" / f"step-{step:08d}.safetensors")
+    assert not os.path.exists(run / "model.safetensors")
+
+
+def test_metrics_json_has_null_for_non_finite(tmp_path):
+    path = str(tmp_path / "metrics.json")
+    _write_json(path, {"eval": [{"step": 2, "psnr": float("nan"), "psnr_ema": float("inf"), "images": 4}]})
+    text = (tmp_path / "metrics.json").read_text()
+    assert json.loads(text) == {"eval": [{"step": 2, "psnr": None, "psnr_ema": None, "images": 4}]}
+    assert "NaN" not in text and "Infinity" not in text
