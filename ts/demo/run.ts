@@ -8,7 +8,7 @@
 //    results/demo-eval-grid.csv, and the comparison results/demo.csv.
 // 4. A picture per photo: original, Gaussian overlay, reconstruction, grid reconstruction.
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { REPO_ROOT } from '../bridge/backend.ts';
@@ -78,6 +78,9 @@ async function listPhotos(folder: string): Promise<string[]> {
 
 async function runVariant(name: DemoVariant['name'], weights: string, options: DemoOptions, demoDir: string): Promise<DemoVariant> {
   log(`demo: reconstructing with the ${name}-initialised tokenizer ...`);
+  // Reconstructions are derived outputs: start afresh, so a retrained checkpoint never meets
+  // the resume check of an older folder.
+  await rm(path.join(demoDir, name), { recursive: true, force: true });
   const reconstruction = await runReconstruct({
     config: options.config,
     weights,
