@@ -1,6 +1,7 @@
 // Validation of `gpstoken generate` flags into the spec the Python job reads.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import { UsageError } from '../cli/errors.ts';
 
 export const SAMPLERS = ['ode', 'sde'] as const;
@@ -88,6 +89,31 @@ export function parseClasses(raw: string | undefined): number | number[] | null 
   });
 }
 
+/**
+ * Checks `--classes` against `model.num_classes` of the generator config before the backend
+ * starts. A config that cannot be read or parsed here is left to the backend, which reports
+ * it with the file and key.
+ */
+export function checkClassesAgainstConfig(config: string, classes: number | number[] | null): void {
+  if (classes === null) return;
+  let numClasses: unknown;
+  try {
+    const document = YAML.parse(readFileSync(config, 'utf8')) as { model?: { num_classes?: unknown } } | null;
+    numClasses = document?.model?.num_classes;
+  } catch {
+    return;
+  }
+  if (typeof numClasses !== 'number' || !Number.isInteger(numClasses)) return;
+  const ids = typeof classes === 'number' ? [classes - 1] : classes;
+  const bad = ids.filter((id) => id >= numClasses);
+  if (bad.length === 0) return;
+  const subject = typeof classes === 'number' ? `a count of ${classes} does` : `class ${bad.length === 1 ? 'id' : 'ids'} ${bad.join(', ')} ${bad.length === 1 ? 'does' : 'do'}`;
+  throw new UsageError(
+    `--classes: ${subject} not fit the generator, which has ${numClasses} ${numClasses === 1 ? 'class' : 'classes'} ` +
+      `(model.num_classes in ${config}); use ids 0..${numClasses - 1}`,
+  );
+}
+
 export function buildGenerateSpec(args: GenerateArgs): GenerateSpec {
   if ((args.layouts === undefined) === (args.layoutModel === undefined)) {
     throw new UsageError('pass exactly one of --layouts FILE (a layout bank or initg.pickle) and --layout-model FILE');
@@ -107,8 +133,11 @@ export function buildGenerateSpec(args: GenerateArgs): GenerateSpec {
   if (args.sampler === 'sde' && args.method !== undefined && args.method !== 'euler') {
     throw new UsageError(`--sampler sde supports only --method euler (Euler-Maruyama), got ${args.method}`);
   }
+  const config = existingFile('--config', args.config)!;
+  const classes = parseClasses(args.classes);
+  checkClassesAgainstConfig(config, classes);
   return {
-    config: existingFile('--config', args.config)!,
+    config,
     weights: existingFile('--weights', args.weights)!,
     tokenizer: existingFile('--tokenizer', args.tokenizer)!,
     tokenizer_config: existingFile('--tokenizer-config', args.tokenizerConfig),
@@ -116,7 +145,7 @@ export function buildGenerateSpec(args: GenerateArgs): GenerateSpec {
     layout_model: existingFile('--layout-model', args.layoutModel),
     out: path.resolve(args.out),
     count: args.count,
-    classes: parseClasses(args.classes),
+    classes,
     cfg_scale: args.cfgScale ?? null,
     guidance_low: args.guidanceLow ?? null,
     guidance_high: args.guidanceHigh ?? null,

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { callBackend, closeBackend, REPO_ROOT } from '../../../ts/bridge/backend.ts';
 import { runJob } from '../../../ts/bridge/jobs.ts';
 import { main } from '../../../ts/cli/main.ts';
-import { buildGenerateSpec, parseClasses } from '../../../ts/generate/options.ts';
+import { buildGenerateSpec, checkClassesAgainstConfig, parseClasses } from '../../../ts/generate/options.ts';
 import { InterruptedError, UsageError } from '../../../ts/cli/errors.ts';
 import { writeSafetensors } from '../../../ts/util/safetensors.ts';
 
@@ -149,6 +149,20 @@ test('classes flag parses counts and lists', () => {
   assert.is(parseClasses(undefined), null);
   assert.throws(() => parseClasses('cat'), (error: unknown) => error instanceof UsageError && error.message === '--classes must be a count >= 1 or a list like 3,7,12; got cat');
   assert.throws(() => parseClasses('3,x'), (error: unknown) => error instanceof UsageError && error.message === "--classes: 'x' is not a class id (a non-negative integer) in 3,x");
+});
+
+test('classes are checked against the config', () => {
+  assert.not.throws(() => checkClassesAgainstConfig(CONFIG, 4));
+  assert.not.throws(() => checkClassesAgainstConfig(CONFIG, [0, 3]));
+  assert.not.throws(() => checkClassesAgainstConfig(CONFIG, null));
+  const table: Array<[number | number[], string]> = [
+    [5, `--classes: a count of 5 does not fit the generator, which has 4 classes (model.num_classes in ${CONFIG}); use ids 0..3`],
+    [[9], `--classes: class id 9 does not fit the generator, which has 4 classes (model.num_classes in ${CONFIG}); use ids 0..3`],
+    [[2, 4, 7], `--classes: class ids 4, 7 do not fit the generator, which has 4 classes (model.num_classes in ${CONFIG}); use ids 0..3`],
+  ];
+  for (const [classes, message] of table) {
+    assert.throws(() => checkClassesAgainstConfig(CONFIG, classes), (error: unknown) => error instanceof UsageError && error.message === message, String(classes));
+  }
 });
 
 test.run();
