@@ -125,8 +125,15 @@ def load_weights(model, path: str, config: Optional[TokenizerConfig] = None) -> 
     if problems:
         config = config or getattr(model, "config", None)
         source = getattr(config, "source", "<unknown>")
-        lines = [f"{path}: checkpoint does not fit the model built from {source}:"] + problems
-        lines.append(_hint(metadata, path, config))
+        layout = any(line.startswith(("  missing keys", "  unexpected keys", "  mis-shaped keys")) for line in problems)
+        if layout:
+            lines = [f"{path}: checkpoint does not fit the model built from {source}:"] + problems
+            lines.append(_hint(metadata, path, config))
+        else:
+            # The layout fits: the config is right, the values are not.
+            lines = [f"{path}: checkpoint holds non-finite weights:"] + problems
+            lines.append("The training that wrote them diverged; load an earlier checkpoint of that run, "
+                         "or retrain with a lower learning rate.")
         raise CheckpointError("\n".join(line for line in lines if line))
     expected = model.state_dict()
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)

@@ -74,7 +74,13 @@ def test_nan_is_reported_and_nothing_loaded(tmp_path, golden):
     before = model.gps_embed.weight.detach().clone()
     with pytest.raises(CheckpointError) as error:
         load_weights(model, path)
-    assert str(error.value).splitlines()[1:3] == ["  non-finite weights (1):", "    gps_embed.weight: 2 NaN, 1 infinite"]
+    assert str(error.value).splitlines() == [
+        f"{path}: checkpoint holds non-finite weights:",
+        "  non-finite weights (1):",
+        "    gps_embed.weight: 2 NaN, 1 infinite",
+        "The training that wrote them diverged; load an earlier checkpoint of that run, "
+        "or retrain with a lower learning rate.",
+    ]
     assert torch.equal(model.gps_embed.weight, before)
 
 
