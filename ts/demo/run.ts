@@ -117,7 +117,7 @@ function comparisonRows(variants: DemoVariant[]): Record<string, string | number
     tokens: variant.reconstruction.tokens,
     psnr: format(variant.evaluation.metrics.psnr, 3),
     ssim: format(variant.evaluation.metrics.ssim, 4),
-    ssim_preset: String(variant.evaluation.settings.ssim_preset ?? ''),
+    ssim_preset: String(variant.evaluation.settings.ssimPreset ?? ''),
     swd: format(variant.evaluation.metrics.swd, 2),
     lpips: format(variant.evaluation.metrics.lpips, 4),
     rfid: format(variant.evaluation.metrics.rfid, 3),
