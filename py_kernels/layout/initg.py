@@ -36,8 +36,10 @@ class LayoutUnpickler(pickle.Unpickler):
             return super().find_class(module, name)
         raise UnsafePickleError(
             f"{self.source}: refused to load global '{module}.{name}'; a layout pickle may only hold "
-            "numpy arrays in dicts and lists, so this file was not read. Convert trusted layouts with "
-            "`gpstoken train-layout --bank` instead."
+            "numpy arrays in dicts and lists, so this file was not read. Either build a layout bank from "
+            "the images with `gpstoken train-layout --bank BANK.safetensors --images DIR` (it partitions "
+            "the images afresh and does not read pickles), or, only if you trust this file, convert it to "
+            "a bank in a Python session as docs/generate.md shows under 'Converting a trusted layout pickle'."
         )
 
 
