@@ -1,6 +1,7 @@
 // `gpstoken train` from start to end: resolve the config, cache the initial partitions, write
 // the shard manifests, launch the ranks and summarise the result.
 import { existsSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { JobError, runJob } from '../bridge/jobs.ts';
@@ -112,11 +113,35 @@ async function lossWeights(): Promise<Record<string, string | null>> {
   return found;
 }
 
+/** The step of the newest checkpoint in `runDir/checkpoints` (latest.json, else the file names), if any. */
+export async function latestCheckpointStep(runDir: string): Promise<number | undefined> {
+  const folder = path.join(runDir, 'checkpoints');
+  try {
+    const latest = JSON.parse(await readFile(path.join(folder, 'latest.json'), 'utf8')) as { step?: unknown; file?: unknown };
+    if (typeof latest.step === 'number' && typeof latest.file === 'string' && existsSync(path.join(folder, latest.file))) return latest.step;
+  } catch {
+    // No or unreadable latest.json: fall back to the file names, as the trainer does.
+  }
+  let names: string[];
+  try {
+    names = await readdir(folder);
+  } catch {
+    return undefined;
+  }
+  const steps = names.map((name) => /^step-(\d+)\.safetensors$/.exec(name)?.[1]).filter((step) => step !== undefined).map(Number);
+  return steps.length > 0 ? Math.max(...steps) : undefined;
+}
+
 export async function runTraining(options: TrainOptions): Promise<TrainSummary> {
   const config = await resolveTrainConfig(options);
   const runDir = path.resolve(options.out);
   const cacheDir = path.resolve(options.cacheDir ?? path.join(runDir, 'cache'));
-  if (options.resume && !existsSync(path.join(runDir, 'checkpoints'))) {
+  const existingStep = await latestCheckpointStep(runDir);
+  if (!options.resume && existingStep !== undefined) {
+    // Starting over would mix two runs' checkpoints, logs and metrics in one folder.
+    throw new UsageError(`${runDir} already holds a run at step ${existingStep}; pass --resume to continue it, or choose a new --out`);
+  }
+  if (options.resume && existingStep === undefined) {
     warn(`--resume: ${runDir} has no checkpoints yet; training starts at step 0`);
   }
 

@@ -134,12 +134,22 @@ test('Ctrl-C, kill and resume continue the same loss curve', async () => {
   for (const [step, loss] of pixelLosses(events)) assert.is(loss, straight.get(step), `step ${step}`);
 });
 
+test('a run folder with checkpoints needs --resume', async () => {
+  const out = path.join(root, 'straight');
+  const result = await startTrain(out, TWO_RANKS);
+  assert.is(result.exitCode, 2, String(result.stderr));
+  assert.is(
+    String(result.stderr).trim(),
+    `error: UsageError: ${out} already holds a run at step 6; pass --resume to continue it, or choose a new --out`,
+  );
+});
+
 test('bad config is a usage error with the key', async () => {
   const bad = path.join(root, 'bad.yaml');
   await writeFile(bad, JSON.stringify({ ...CONFIG, train: { ...CONFIG.train, learning_rate: 1 } }));
   const result = await execa('node', [CLI, 'train', '--config', bad, '--data', dataDir, '--out', path.join(root, 'bad')], { reject: false });
   assert.is(result.exitCode, 2);
-  assert.match(result.stderr, new RegExp(`error: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: train: unknown key 'learning_rate'; known keys: batch_size, betas,`));
+  assert.match(result.stderr, new RegExp(`error: UsageError: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: train: unknown key 'learning_rate'; known keys: batch_size, betas,`));
 });
 
 test.run();
