@@ -341,6 +341,7 @@ def run_training(config: TrainConfig, options: RunOptions, ctx: DistContext,
         if stopped:
             emit({"event": "stopped", "step": step})
     return {"step": step, "stopped": stopped, "eval": final_eval, "run_dir": options.run_dir,
+            "checkpoint": ckpt.latest_checkpoint(options.run_dir) if main else None,
             "rank": ctx.rank, "weights_sha256": weights_digest(model)}
 
 

@@ -54,6 +54,8 @@ export interface RankResult {
   stopped: boolean;
   eval: { step: number; psnr: number; psnr_ema: number; images: number } | null;
   run_dir: string;
+  /** Rank 0: the newest checkpoint of the run (null when none was written). */
+  checkpoint: string | null;
   rank: number;
   weights_sha256: string;
 }
@@ -63,6 +65,7 @@ export interface TrainSummary {
   step: number;
   stopped: boolean;
   stopped_by?: string;
+  checkpoint: string | null;
   eval: RankResult['eval'];
   train_images: number;
   eval_images: number;
@@ -207,6 +210,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainSummary> 
     step: result.step,
     stopped: result.stopped || launched.stoppedBy !== undefined,
     ...(launched.stoppedBy ? { stopped_by: launched.stoppedBy } : {}),
+    checkpoint: result.checkpoint ?? null,
     eval: result.eval,
     train_images: train.samples.length,
     eval_images: evaluation?.samples.length ?? 0,

@@ -1,7 +1,7 @@
 // `gpstoken train`: train the GPSToken tokenizer on one or more CPU or GPU ranks.
 import type { Argv, CommandModule } from 'yargs';
-import { PartialFailureError, UsageError } from '../errors.ts';
-import { log, printJson, printLine } from '../output.ts';
+import { InterruptedError, UsageError } from '../errors.ts';
+import { printJson, printLine } from '../output.ts';
 import { runTraining, type TrainSummary } from '../../train/run.ts';
 
 interface TrainArgs {
@@ -92,10 +92,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     if (args.json) printJson(summary);
     else for (const line of summaryLines(summary)) printLine(line);
     if (summary.stopped) {
-      log(`stopped by ${summary.stopped_by ?? 'a signal'} at step ${summary.step}`);
-      throw new PartialFailureError(
-        `training stopped at step ${summary.step} before the last step; the checkpoint is saved, run the same command with --resume to continue`,
-      );
+      const saved = summary.checkpoint ? `checkpoint saved at ${summary.checkpoint}` : 'no checkpoint saved (stopped before the first step)';
+      throw new InterruptedError(`training stopped at step ${summary.step} before the last step; ${saved}; run the same command with --resume to continue`);
     }
   },
 };
