@@ -60,18 +60,19 @@ export interface RankResult {
   weights_sha256: string;
 }
 
+/** What `train` prints with --json; keys are camelCase like the other commands' summaries. */
 export interface TrainSummary {
-  run_dir: string;
+  runDir: string;
   step: number;
   stopped: boolean;
-  stopped_by?: string;
+  stoppedBy?: string;
   checkpoint: string | null;
-  eval: RankResult['eval'];
-  train_images: number;
-  eval_images: number;
-  skipped_images: { source: string; message: string }[];
-  cache_reused: number;
-  cache_built: number;
+  eval: { step: number; psnr: number; psnrEma: number; images: number } | null;
+  trainImages: number;
+  evalImages: number;
+  skippedImages: { source: string; message: string }[];
+  cacheReused: number;
+  cacheBuilt: number;
   metrics: string;
 }
 
@@ -205,18 +206,19 @@ export async function runTraining(options: TrainOptions): Promise<TrainSummary> 
   }
 
   const result = launched.result;
+  const finalEval = result.eval;
   return {
-    run_dir: runDir,
+    runDir,
     step: result.step,
     stopped: result.stopped || launched.stoppedBy !== undefined,
-    ...(launched.stoppedBy ? { stopped_by: launched.stoppedBy } : {}),
+    ...(launched.stoppedBy ? { stoppedBy: launched.stoppedBy } : {}),
     checkpoint: result.checkpoint ?? null,
-    eval: result.eval,
-    train_images: train.samples.length,
-    eval_images: evaluation?.samples.length ?? 0,
-    skipped_images: [...train.failures, ...(evaluation?.failures ?? [])],
-    cache_reused: reused,
-    cache_built: all.length - reused,
+    eval: finalEval ? { step: finalEval.step, psnr: finalEval.psnr, psnrEma: finalEval.psnr_ema, images: finalEval.images } : null,
+    trainImages: train.samples.length,
+    evalImages: evaluation?.samples.length ?? 0,
+    skippedImages: [...train.failures, ...(evaluation?.failures ?? [])],
+    cacheReused: reused,
+    cacheBuilt: all.length - reused,
     metrics: path.join(runDir, 'metrics.json'),
   };
 }

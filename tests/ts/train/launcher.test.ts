@@ -129,8 +129,14 @@ test('Ctrl-C, kill and resume continue the same loss curve', async () => {
   assert.equal(await waitUntilGone(out), [], 'ranks must not outlive a killed launcher');
 
   // The last resume finishes; every step's loss equals the uninterrupted run's.
-  const third = await startTrain(out, [...TWO_RANKS, '--resume']);
+  const third = await startTrain(out, [...TWO_RANKS, '--resume', '--json']);
   assert.is(third.exitCode, 0, String(third.stderr));
+  const summary = JSON.parse(String(third.stdout)) as Record<string, unknown>;
+  assert.equal(Object.keys(summary), ['runDir', 'step', 'stopped', 'checkpoint', 'eval', 'trainImages', 'evalImages', 'skippedImages', 'cacheReused', 'cacheBuilt', 'metrics']);
+  assert.equal(
+    { runDir: summary.runDir, step: summary.step, stopped: summary.stopped, checkpoint: summary.checkpoint, trainImages: summary.trainImages, cacheReused: summary.cacheReused },
+    { runDir: out, step: 6, stopped: false, checkpoint: path.join(out, 'checkpoints', 'step-00000006.safetensors'), trainImages: 8, cacheReused: 8 },
+  );
   const events = await readLog(out);
   assert.is(events.filter((e) => e.event === 'resumed').length, 2);
   const losses = pixelLosses(events);

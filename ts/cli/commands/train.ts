@@ -31,10 +31,10 @@ function checkInteger(name: string, value: number | undefined, min: number): voi
 }
 
 function summaryLines(summary: TrainSummary): string[] {
-  const lines = [`run ${summary.run_dir}: step ${summary.step}, ${summary.train_images} training images`];
+  const lines = [`run ${summary.runDir}: step ${summary.step}, ${summary.trainImages} training images`];
   if (summary.eval) {
     lines.push(
-      `test PSNR ${summary.eval.psnr.toFixed(2)} dB (EMA ${summary.eval.psnr_ema.toFixed(2)} dB) on ${summary.eval.images} held-out images at step ${summary.eval.step}`,
+      `test PSNR ${summary.eval.psnr.toFixed(2)} dB (EMA ${summary.eval.psnrEma.toFixed(2)} dB) on ${summary.eval.images} held-out images at step ${summary.eval.step}`,
     );
   }
   lines.push(`metrics ${summary.metrics}`);
