@@ -20,8 +20,14 @@ import numpy as np
 import torch
 
 from py_kernels import safetensors_io
+from py_kernels.checkpoints import check_state_dict
 
 CHECKPOINT_PATTERN = re.compile(r"^step-(\d+)\.safetensors$")
+_FIT_LIMIT = 3  # keys listed per category in a resume mismatch report
+
+
+class ResumeMismatchError(ValueError):
+    """The run in ``--out`` cannot be continued with this config or rank layout (a usage error)."""
 
 
 def versions() -> Dict[str, str]:
@@ -147,6 +153,42 @@ def load_checkpoint(path: str, device: torch.device):
     if metadata.get("format") != "gpstoken-train-checkpoint-1":
         raise ValueError(f"{path}: not a gpstoken training checkpoint (format {metadata.get('format')!r})")
     return tensors, metadata
+
+
+def _short_report(lines):
+    """check_state_dict's report with at most _FIT_LIMIT keys per category."""
+    out, shown, total = [], 0, 0
+    for line in lines:
+        if not line.startswith("    "):
+            out.append(line)
+            shown, total = 0, int(re.search(r"\((\d+)\):$", line).group(1))
+        elif not line.startswith("    ... and"):
+            shown += 1
+            if shown <= _FIT_LIMIT:
+                out.append(line)
+            elif shown == _FIT_LIMIT + 1:
+                out.append(f"    ... and {total - _FIT_LIMIT} more")
+    return out
+
+
+def check_fits(tensors, path: str, run_dir: str, config_source: str, **modules) -> None:
+    """Raise ResumeMismatchError with one short report when the checkpoint's weights do not fit ``modules``."""
+    lines = []
+    for prefix, module in modules.items():
+        section = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+        # Scalars such as BatchNorm's num_batches_tracked come back from safetensors as [1].
+        expected = module.state_dict()
+        section = {k: v.reshape(()) if k in expected and expected[k].dim() == 0 and v.numel() == 1 else v
+                   for k, v in section.items()}
+        problems = check_state_dict(section, module)
+        if problems:
+            lines.append(f"  {prefix}:")
+            lines.extend("  " + line for line in _short_report(problems))
+    if lines:
+        raise ResumeMismatchError("\n".join(
+            [f"{path}: checkpoint does not fit the model built from --config {config_source}:"] + lines +
+            [f"The run was trained with the config saved in {os.path.join(run_dir, 'config.resolved.json')}; "
+             "resume with that config, or choose a new --out to train this one from scratch."]))
 
 
 def restore_training_state(tensors, metadata, *, model, ema, disc, opt_ae, opt_disc, device):

@@ -9,7 +9,6 @@ config's value), ``resume``, ``refine``, ``init``, ``device`` (cpu or cuda), ``t
 ``weights`` (``lpips_vgg``, ``lpips_lin``, ``fid`` paths or null), ``timeout_s`` and
 optionally ``model_factory`` (``module:function``).
 """
-import json
 import os
 import sys
 
@@ -56,10 +55,6 @@ def run_rank(spec, report):
     torch.set_num_threads(int(spec.get("threads") or 1))
     ctx = init_distributed(spec.get("device", "cpu"), float(spec.get("timeout_s", 600)))
     try:
-        if ctx.is_main:
-            os.makedirs(spec["run_dir"], exist_ok=True)
-            with open(os.path.join(spec["run_dir"], "config.resolved.json"), "w", encoding="utf-8") as handle:
-                json.dump(config.to_dict(), handle, indent=2)
         options = RunOptions(
             run_dir=spec["run_dir"],
             shard_manifest=spec["shard_manifest"],

@@ -157,10 +157,11 @@ def run_training(config: TrainConfig, options: RunOptions, ctx: DistContext,
             quiet(f"--resume: no checkpoint in {options.run_dir}/checkpoints; starting from step 0")
         else:
             tensors, metadata = ckpt.load_checkpoint(path, device)
+            ckpt.check_fits(tensors, path, options.run_dir, config.source, model=model, disc=disc)
             saved_world = json.loads(metadata.get("world_size", "1"))
             saved_batch = json.loads(metadata.get("batch_size", "0"))
             if saved_world != ctx.world_size or saved_batch != t.batch_size:
-                raise ValueError(
+                raise ckpt.ResumeMismatchError(
                     f"{path} was written by {saved_world} ranks with batch {saved_batch}; this run has "
                     f"{ctx.world_size} ranks with batch {t.batch_size}. Resume with --ranks {saved_world} "
                     f"--batch {saved_batch} so the data order and random state continue exactly")
@@ -173,6 +174,11 @@ def run_training(config: TrainConfig, options: RunOptions, ctx: DistContext,
             if rng is not None:
                 ckpt.restore_rng(rng, device)
             emit({"event": "resumed", "step": step, "checkpoint": path})
+
+    # Written only now, so a refused resume leaves the run's own config in place.
+    if main:
+        os.makedirs(options.run_dir, exist_ok=True)
+        _write_json(os.path.join(options.run_dir, "config.resolved.json"), config.to_dict())
 
     # ---- data ----
     shard = read_shard(options.shard_manifest)

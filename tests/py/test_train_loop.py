@@ -16,6 +16,7 @@ from py_kernels.train.config import ConfigError, train_config_from_dict
 from py_kernels.train.data import ShardedBatches, Shard, Sample, epoch_order
 from py_kernels.train.distributed import DistContext
 from py_kernels.train.resolve import apply_overrides
+from py_kernels.train.checkpoint import ResumeMismatchError, check_fits
 from py_kernels.train.trainer import NonFiniteLossError, RunOptions, _write_json, run_training
 
 MICRO_MODEL = {
@@ -287,3 +288,40 @@ def test_metrics_json_has_null_for_non_finite(tmp_path):
     text = (tmp_path / "metrics.json").read_text()
     assert json.loads(text) == {"eval": [{"step": 2, "psnr": None, "psnr_ema": None, "images": 4}]}
     assert "NaN" not in text and "Infinity" not in text
+
+
+def test_resume_with_another_model_is_one_short_report(tmp_path, dataset):
+    run = tmp_path / "run"
+    train_in_process(run, dataset, micro_document(iterations=1, save_interval=1))
+    saved_config = (run / "config.resolved.json").read_text()
+    wider = micro_document(iterations=2)
+    wider["model"] = {**MICRO_MODEL, "gpsconfig": {**MICRO_MODEL["gpsconfig"], "gpsenc_c": 64}}
+    with pytest.raises(ResumeMismatchError) as error:
+        train_in_process(run, dataset, wider, resume=True)
+    lines = str(error.value).splitlines()
+    checkpoint = run / "checkpoints" / "step-00000001.safetensors"
+    assert lines[0] == f"{checkpoint}: checkpoint does not fit the model built from --config micro:"
+    assert lines[1:7] == [
+        "  model:",
+        "    mis-shaped keys (21):",
+        "      roialign_layer.weight: expected [64, 128, 1, 1], found [32, 128, 1, 1]",
+        "      roialign_layer.bias: expected [64], found [32]",
+        "      gps_embed.weight: expected [1, 64], found [1, 32]",
+        "      ... and 18 more",
+    ]
+    assert lines[-1] == (f"The run was trained with the config saved in {run / 'config.resolved.json'}; resume with "
+                         "that config, or choose a new --out to train this one from scratch.")
+    assert len(lines) == 8
+    assert (run / "config.resolved.json").read_text() == saved_config
+
+
+def test_check_fits_accepts_scalars_stored_as_one_element():
+    """safetensors stores 0-d tensors (BatchNorm's num_batches_tracked) as [1]; that still fits."""
+    norm = torch.nn.BatchNorm2d(4)
+    tensors = {f"disc.{k}": v.reshape(1) if v.dim() == 0 else v for k, v in norm.state_dict().items()}
+    check_fits(tensors, "step.safetensors", "run", "config.yaml", disc=norm)
+    tensors["disc.running_mean"] = torch.zeros(5)
+    with pytest.raises(ResumeMismatchError) as error:
+        check_fits(tensors, "step.safetensors", "run", "config.yaml", disc=norm)
+    assert str(error.value).splitlines()[1:4] == ["  disc:", "    mis-shaped keys (1):",
+                                                  "      running_mean: expected [4], found [5]"]

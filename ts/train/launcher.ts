@@ -51,6 +51,9 @@ export class RankFailedError extends Error {
     message: string,
     readonly traceback?: string,
     readonly logFile?: string,
+    /** The Python exception type and message when the rank reported an error. */
+    readonly pythonType?: string,
+    readonly pythonMessage?: string,
   ) {
     super(message);
   }
@@ -180,6 +183,8 @@ export async function launchRanks<T>(options: LaunchOptions): Promise<LaunchResu
       `training rank ${failed.rank} ${failed.failure ? 'failed: ' : ''}${how} (log: ${failed.logFile})`,
       failed.failure ? String(failed.failure.traceback) : undefined,
       failed.logFile,
+      failed.failure ? String(failed.failure.type) : undefined,
+      failed.failure ? String(failed.failure.message) : undefined,
     );
   }
   const results = processes.map((p) => p.done?.result as T);

@@ -9,7 +9,7 @@ import { UsageError } from '../cli/errors.ts';
 import { log, startProgress, warn } from '../cli/output.ts';
 import { WEIGHT_SPECS, findWeightFile } from '../util/weights.ts';
 import { cacheSamples, type CachedSample, type InitMode, type PartitionCacheOptions } from './cache.ts';
-import { launchRanks } from './launcher.ts';
+import { RankFailedError, launchRanks } from './launcher.ts';
 import { startTrainProgress } from './progress.ts';
 import { holdOut, listImages } from './samples.ts';
 import { writeManifests } from './shards.ts';
@@ -60,7 +60,7 @@ export interface RankResult {
   weights_sha256: string;
 }
 
-/** What `train` prints with --json; keys are camelCase like the other commands' summaries. */
+/** Summary that `train --json` prints; its keys are camelCase, as in the other commands' summaries. */
 export interface TrainSummary {
   runDir: string;
   step: number;
@@ -201,6 +201,14 @@ export async function runTraining(options: TrainOptions): Promise<TrainSummary> 
       },
       onEvent: (event) => progress.onEvent(event),
     });
+  } catch (error) {
+    // A config or rank layout that does not fit the run in --out is the user's to fix (exit 2).
+    // The rank's message is the whole report; the rank log keeps the traceback, so the
+    // RankFailedError is not chained (describeError would print the report twice).
+    if (error instanceof RankFailedError && error.pythonType === 'ResumeMismatchError' && error.pythonMessage) {
+      throw new UsageError(`${error.pythonMessage}\n(rank log: ${error.logFile})`);
+    }
+    throw error;
   } finally {
     progress.stop();
   }

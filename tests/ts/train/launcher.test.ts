@@ -150,8 +150,32 @@ test('a run folder with checkpoints needs --resume', async () => {
   assert.is(result.exitCode, 2, String(result.stderr));
   assert.is(
     String(result.stderr).trim(),
-    `error: UsageError: ${out} already holds a run at step 6; pass --resume to continue it, or choose a new --out`,
+    `error: ${out} already holds a run at step 6; pass --resume to continue it, or choose a new --out`,
   );
+});
+
+test('--resume with a config that does not fit the run is one short usage error', async () => {
+  const out = path.join(root, 'straight');
+  const wide = path.join(root, 'wide.yaml');
+  await writeFile(wide, JSON.stringify({ ...CONFIG, model: { ...CONFIG.model, gpsconfig: { ...CONFIG.model.gpsconfig, gpsenc_c: 64 } } }));
+  const result = await execa('node', [CLI, 'train', '--config', wide, '--data', path.join(dataDir, 'list.txt'), '--out', out, '--threads', '1', '--cache-dir', path.join(root, 'cache'), '--resume'], {
+    reject: false,
+    env: { OMP_NUM_THREADS: '1' },
+  });
+  assert.is(result.exitCode, 2, String(result.stderr));
+  const lines = String(result.stderr).trim().split('\n');
+  const first = lines.findIndex((line) => line.startsWith('error: '));
+  assert.equal(lines.slice(first), [
+    `error: ${path.join(out, 'checkpoints', 'step-00000006.safetensors')}: checkpoint does not fit the model built from --config ${wide}:`,
+    '  model:',
+    '    mis-shaped keys (21):',
+    '      roialign_layer.weight: expected [64, 128, 1, 1], found [32, 128, 1, 1]',
+    '      roialign_layer.bias: expected [64], found [32]',
+    '      gps_embed.weight: expected [1, 64], found [1, 32]',
+    '      ... and 18 more',
+    `The run was trained with the config saved in ${path.join(out, 'config.resolved.json')}; resume with that config, or choose a new --out to train this one from scratch.`,
+    `(rank log: ${path.join(out, 'logs', 'rank-0.log')})`,
+  ]);
 });
 
 test('bad config is a usage error with the key', async () => {
@@ -159,7 +183,7 @@ test('bad config is a usage error with the key', async () => {
   await writeFile(bad, JSON.stringify({ ...CONFIG, train: { ...CONFIG.train, learning_rate: 1 } }));
   const result = await execa('node', [CLI, 'train', '--config', bad, '--data', dataDir, '--out', path.join(root, 'bad')], { reject: false });
   assert.is(result.exitCode, 2);
-  assert.match(result.stderr, new RegExp(`error: UsageError: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: train: unknown key 'learning_rate'; known keys: batch_size, betas,`));
+  assert.match(result.stderr, new RegExp(`error: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: train: unknown key 'learning_rate'; known keys: batch_size, betas,`));
 });
 
 test.run();
