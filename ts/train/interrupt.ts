@@ -24,7 +24,13 @@ export function watchStop(command: string): StopWatch {
       else if (event.event === 'resumed') resumedFrom = Number(event.step);
     },
     translate: (error) => {
-      const byStop = stopped !== undefined || interrupted || (error instanceof JobError && / exited with code 130 |KeyboardInterrupt/.test(error.message));
+      // runJob itself turns exit code 130 into InterruptedError; a KeyboardInterrupt raised while
+      // torch is imported arrives wrapped in a RuntimeError.
+      const byStop =
+        stopped !== undefined ||
+        interrupted ||
+        error instanceof InterruptedError ||
+        (error instanceof JobError && / exited with code 130 |KeyboardInterrupt/.test(error.message));
       if (!byStop) return error;
       if (stopped) {
         return new InterruptedError(

@@ -26,6 +26,12 @@ const CASES: { name: string; events: JobEvent[]; error: unknown; message: string
     error: new JobError('e', 'e failed: RuntimeError: KeyboardInterrupt: signal 15', 'RuntimeError'),
     message: 'train-generator stopped before a step finished: no checkpoint saved (stopped before the first step); rerun the same command to start again',
   },
+  {
+    name: 'InterruptedError from runJob before the first step',
+    events: [{ event: 'start' }],
+    error: new InterruptedError('sit.train_job:train_generator was stopped by the user before it finished'),
+    message: 'train-generator stopped before a step finished: no checkpoint saved (stopped before the first step); rerun the same command to start again',
+  },
   { name: 'other failures pass through', events: [{ event: 'start' }], error: new JobError('e', 'e failed: ValueError: bad'), message: null },
 ];
 
