@@ -2,11 +2,11 @@
 
     /usr/bin/python3 experiments/claims/paired.py > results/claims/init/paired.md
 
-For each token count and seed, pairs the entropy trial's and the grid trial's
-reconstructions of the same test crop and reports the mean PSNR difference (entropy minus
-grid, dB), the share of crops where entropy is better, and the same split by the crop's
-detail: the mean gradient magnitude of the input, below or above its median over the test
-set. The entropy layout spends tokens on detailed regions, so it should help most there.
+For each token count and seed, the script pairs the entropy trial's and the grid trial's
+reconstructions of the same test crop. It reports the mean PSNR difference (entropy minus
+grid, dB) and the share of crops where entropy is better. It reports both again for the
+crops of low and of high detail: the mean gradient magnitude of the input below or above
+its median over the test set. The entropy layout spends tokens on detailed regions, so it should help most there.
 Per-image PSNR uses the eval convention: 8-bit RGB, data range 255.
 """
 import csv

@@ -2,7 +2,7 @@
 
     /usr/bin/python3 experiments/claims/tables.py > results/claims/tables.md
 
-Reads results/claims/{init,tokens,refine}/summary.csv. A sweep that has not run yet is
+Reads results/claims/{init,init-long,tokens,refine}/summary.csv. A sweep that has not run yet is
 skipped with a note. PSNR is in dB, SWD is the sliced Wasserstein distance times 1e3
 (lower is better).
 """
@@ -14,6 +14,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "res
 METRICS = [("psnr", "PSNR (dB)", 2), ("ssim", "SSIM", 4), ("swd", "SWD x1e3", 1)]
 SWEEPS = [
     ("init", "Entropy vs grid initialisation", ["tokens", "init"]),
+    ("init-long", "Entropy vs grid initialisation, 500 training steps", ["tokens", "init"]),
     ("tokens", "Tokens at inference (model trained with 32)", ["test_tokens"]),
     ("refine", "Refinement at training / inference (32 tokens)", ["variant"]),
 ]
