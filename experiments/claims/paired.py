@@ -1,6 +1,9 @@
 """Compare entropy and grid initialisation image by image (claims-init sweep).
 
-    /usr/bin/python3 experiments/claims/paired.py > results/claims/init/paired.md
+    /usr/bin/python3 experiments/claims/paired.py [SWEEP] > results/claims/SWEEP/paired.md
+
+SWEEP is a folder under results/claims with the claims-init layout: init (default) or
+init-long.
 
 For each token count and seed, the script pairs the entropy trial's and the grid trial's
 reconstructions of the same test crop. It reports the mean PSNR difference (entropy minus
@@ -16,7 +19,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "results", "claims", "init")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "results", "claims", sys.argv[1] if len(sys.argv) > 1 else "init")
 
 
 def load(path: str) -> np.ndarray:
