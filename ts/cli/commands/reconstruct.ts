@@ -55,7 +55,7 @@ export const reconstructCommand: CommandModule<object, Args> = {
       .option('data', { type: 'string', demandOption: true, describe: 'Folder of images, or a text file with one image path per line' })
       .option('out', { type: 'string', demandOption: true, describe: 'Output folder (imgs/, gt/, tokens/, failures.csv, reconstruct.json)' })
       .option('size', { type: 'number', describe: 'Preprocessed side in pixels (shorter side scaled, centre crop) [default: the model resolution]; for 256x256 models, 512 and 1024 are tiled into 256x256' })
-      .option('tokens', { type: 'number', describe: 'Tokens per 256x256 tile [default: the config gps_num]' })
+      .option('tokens', { type: 'number', describe: 'Tokens per tile: per image for models below 256x256, per 256x256 tile above [default: the config gps_num]' })
       .option('weight', { type: 'number', describe: 'Entropy exponent of the partition complexity [default: the config gps_adaptive_w]' })
       .option('minhw', { type: 'number', describe: 'Regions at most this many pixels on both sides are not split [default: the config data.params.adaptive_minhw, else 8]' })
       .option('init', { type: 'string', default: RECONSTRUCT_DEFAULTS.init, choices: ['entropy', 'grid'], describe: 'Initial Gaussians: entropy partition, or a uniform grid of equal cells (the baseline)' })
