@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# libtorch-dev, python3-dev, g++ and ninja-build build the C++ splatting extension; without
+# them the backend falls back to the slower pure-torch renderer.
 DEBIAN_PACKAGES=(python3-torch python3-torchvision python3-numpy python3-scipy python3-pil
-  python3-pytest python3-skimage python3-yaml ninja-build)
+  python3-pytest python3-skimage python3-yaml libtorch-dev python3-dev g++ ninja-build)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
