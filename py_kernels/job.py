@@ -88,3 +88,13 @@ def main(argv):
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+@job
+def wait_seconds(spec, report):
+    """Report ``started`` and sleep ``spec["seconds"]``: lets tests stop a job that is running."""
+    import time
+
+    report({"event": "started"})
+    time.sleep(float(spec.get("seconds", 30)))
+    return {"slept": float(spec.get("seconds", 30))}
