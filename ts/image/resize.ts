@@ -195,6 +195,27 @@ interface LinearTaps {
 }
 
 /**
+ * Returns OpenCV INTER_LINEAR's source index `s` and float32 fraction `f` for output index `d`
+ * (`scale` = 1 / (outSize / inSize), as OpenCV computes it). With `clampWeights` (the
+ * horizontal pass) a position before the first or after the last source pixel is moved onto
+ * it with f = 0. Without it, s and f are left as they are (the vertical pass clamps indices).
+ */
+export function opencvLinearSource(d: number, scale: number, inSize: number, clampWeights: boolean): [number, number] {
+  let f = Math.fround((d + 0.5) * scale - 0.5);
+  let s = Math.floor(f);
+  f = Math.fround(f - s);
+  if (clampWeights && s < 0) {
+    s = 0;
+    f = 0;
+  }
+  if (clampWeights && s >= inSize - 1) {
+    s = inSize - 1;
+    f = 0;
+  }
+  return [s, f];
+}
+
+/**
  * OpenCV's per-axis source index and fixed-point weights:
  * f = float32((d + 0.5) * scale - 0.5), s = floor(f), weights round((1 - f) * 2048), round(f * 2048).
  * The horizontal axis clamps s and zeroes f at the borders; the vertical axis keeps f and
@@ -206,17 +227,7 @@ function opencvLinearTaps(inSize: number, outSize: number, clampWeights: boolean
   const weight0 = new Int32Array(outSize);
   const weight1 = new Int32Array(outSize);
   for (let d = 0; d < outSize; d++) {
-    let f = Math.fround((d + 0.5) * scale - 0.5);
-    let s = Math.floor(f);
-    f = Math.fround(f - s);
-    if (clampWeights && s < 0) {
-      s = 0;
-      f = 0;
-    }
-    if (clampWeights && s >= inSize - 1) {
-      s = inSize - 1;
-      f = 0;
-    }
+    const [s, f] = opencvLinearSource(d, scale, inSize, clampWeights);
     index[d] = s;
     weight0[d] = roundHalfEven(Math.fround(1 - f) * CV_COEF_SCALE);
     weight1[d] = roundHalfEven(f * CV_COEF_SCALE);

@@ -7,6 +7,7 @@
 // A float32 sum or product evaluated in float64 and then rounded equals the float32 operation
 // (53 >= 2 * 24 + 2 bits, so double rounding cannot change the result).
 import { readFileSync } from 'node:fs';
+import { opencvLinearSource } from '../image/resize.ts';
 import type { RgbImage } from '../image/types.ts';
 import { PartitionKernel, type PartitionKernelExports } from './kernel.js';
 
@@ -95,17 +96,7 @@ function resizeAxis(n: number, clampWeights: boolean): ResizeAxis {
   };
   const scale = 1 / (SIDE / n);
   for (let d = 0; d < SIDE; d += 1) {
-    let f = Math.fround((d + 0.5) * scale - 0.5);
-    let s = Math.floor(f);
-    f = Math.fround(f - s);
-    if (clampWeights && s < 0) {
-      s = 0;
-      f = 0;
-    }
-    if (clampWeights && s >= n - 1) {
-      s = n - 1;
-      f = 0;
-    }
+    const [s, f] = opencvLinearSource(d, scale, n, clampWeights);
     axis.index0[d] = Math.min(Math.max(s, 0), n - 1);
     axis.index1[d] = Math.min(Math.max(s + 1, 0), n - 1);
     axis.weight0[d] = Math.fround(1 - f);
