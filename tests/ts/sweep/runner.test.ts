@@ -110,7 +110,11 @@ test('pluggable runner gets device and trial dir', async () => {
   };
   const { out, trials, summary } = await run('plug', exp, 0, { runner, workers: 2, gpus: ['4', '5'] });
   assert.is(summary.done, 3);
-  assert.equal(launches.map((l) => l.argv[1]), trials.map((t) => path.join(out, 'trials', t.id, 'out')));
+  // Two workers start trials concurrently, so launches may come in any order.
+  assert.equal(
+    launches.map((l) => l.argv[1]).sort(),
+    trials.map((t) => path.join(out, 'trials', t.id, 'out')).sort(),
+  );
   assert.equal(
     [...new Set(launches.map((l) => l.env.CUDA_VISIBLE_DEVICES))].sort(),
     ['4', '5'],
