@@ -35,7 +35,7 @@ class LayoutUnpickler(pickle.Unpickler):
         if (module, name) in ALLOWED_GLOBALS:
             return super().find_class(module, name)
         raise UnsafePickleError(
-            f"{self.source}: refused to load global '{module}.{name}'; a layout pickle may only hold "
+            f"{self.source}: rejected global '{module}.{name}'; a layout pickle may only hold "
             "numpy arrays in dicts and lists, so this file was not read. Either build a layout bank from "
             "the images with `gpstoken train-layout --bank BANK.safetensors --images DIR` (it partitions "
             "the images afresh and does not read pickles), or, only if you trust this file, convert it to "
@@ -59,7 +59,7 @@ def read_initg(path, channels=5):
     layouts = {}
     for key, entries in raw.items():
         if not isinstance(entries, (list, tuple)) or not entries:
-            raise ValueError(f"{path}: class {key!r} holds {type(entries).__name__}, expected a non-empty list of arrays")
+            raise ValueError(f"{path}: class {key!r} contains {type(entries).__name__}, expected a non-empty list of arrays")
         arrays = [np.asarray(entry, dtype=np.float32) for entry in entries]
         shapes = {a.shape for a in arrays}
         if len(shapes) != 1 or arrays[0].ndim != 2 or arrays[0].shape[1] < channels:

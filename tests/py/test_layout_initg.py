@@ -32,7 +32,7 @@ def test_malicious_pickle_refused(tmp_path, monkeypatch, payload, refused):
     with pytest.raises(UnsafePickleError) as error:
         read_initg(str(path))
     assert str(error.value) == (
-        f"{path}: refused to load global '{refused}'; a layout pickle may only hold numpy arrays in dicts and "
+        f"{path}: rejected global '{refused}'; a layout pickle may only hold numpy arrays in dicts and "
         "lists, so this file was not read. Either build a layout bank from the images with `gpstoken train-layout "
         "--bank BANK.safetensors --images DIR` (it partitions the images afresh and does not read pickles), or, "
         "only if you trust this file, convert it to a bank in a Python session as docs/generate.md shows under "

@@ -149,7 +149,8 @@ def test_overrides_replace_steps_batch_seed():
 def test_epoch_order_depends_on_seed_and_epoch_only():
     first, flips = epoch_order(23, 5, 10)
     again, flips_again = epoch_order(23, 5, 10)
-    assert first.tolist() == again.tolist() and flips.tolist() == flips_again.tolist()
+    assert first.tolist() == again.tolist()
+    assert flips.tolist() == flips_again.tolist()
     assert sorted(first.tolist()) == list(range(10))
     assert epoch_order(23, 6, 10)[0].tolist() != first.tolist()
 
@@ -178,7 +179,9 @@ def test_resume_continues_the_same_losses(tmp_path, dataset):
     assert sorted(got) == [4, 5, 6]
     for step in (4, 5, 6):
         assert got[step] == expected[step]
-    assert "g" in expected[5] and "d" in expected[6]  # both adversarial phases are covered
+    # Both adversarial phases are covered.
+    assert "g" in expected[5]
+    assert "d" in expected[6]
     assert resumed["weights_sha256"] == straight["weights_sha256"]
 
 
@@ -287,7 +290,8 @@ def test_metrics_json_has_null_for_non_finite(tmp_path):
     _write_json(path, {"eval": [{"step": 2, "psnr": float("nan"), "psnr_ema": float("inf"), "images": 4}]})
     text = (tmp_path / "metrics.json").read_text()
     assert json.loads(text) == {"eval": [{"step": 2, "psnr": None, "psnr_ema": None, "images": 4}]}
-    assert "NaN" not in text and "Infinity" not in text
+    assert "NaN" not in text
+    assert "Infinity" not in text
 
 
 def test_resume_with_another_model_is_one_short_report(tmp_path, dataset):

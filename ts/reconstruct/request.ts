@@ -58,7 +58,7 @@ export async function checkSameRequest(out: string, request: ReconstructRequest)
     .map((key) => `${key}: ${JSON.stringify(stored![key] ?? null)} -> ${JSON.stringify(request[key])}`);
   if (changes.length > 0) {
     throw new UsageError(
-      `--out ${out} holds reconstructions made with other options (${changes.join('; ')}). ` +
+      `--out ${out} contains reconstructions made with other options (${changes.join('; ')}). ` +
         'Choose a new --out, or delete the folder to start over.',
     );
   }

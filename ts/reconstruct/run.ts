@@ -87,7 +87,7 @@ export function outputPaths(out: string, input: InputImage, saveTokens: boolean)
   };
 }
 
-/** A missing --weights flag, or a missing --config, --weights or --focus-mask file, is a usage error before anything starts. */
+/** Rejects a missing --weights flag, or a missing --config, --weights or --focus-mask file, before anything starts. */
 async function checkInputFiles(options: ReconstructOptions): Promise<void> {
   if (!options.weights && !options.randomInit) {
     throw new UsageError('--weights FILE is required (or --random-init for a random-initialised model in tests and demos)');
@@ -102,7 +102,7 @@ async function checkInputFiles(options: ReconstructOptions): Promise<void> {
   }
 }
 
-/** The summary of a rerun that found every image done: the backend is not started. */
+/** Builds the summary of a rerun that found every image done, without starting the backend. */
 async function finishedSummary(options: ReconstructOptions, total: number, started: number): Promise<ReconstructSummary> {
   const stored = JSON.parse(await readFile(path.join(options.out, 'reconstruct.json'), 'utf8').catch(() => '{}')) as {
     options?: { tokens?: number };
@@ -210,7 +210,7 @@ async function partitionDefaults(options: ReconstructOptions): Promise<{ weight:
   return { weight: Number(weight), minhw: Number(minhw) };
 }
 
-/** The uniform-grid layout of every tile of a side x side image, in the partition's tile order. */
+/** Builds the uniform-grid layout of every tile of a side x side image, in the partition's tile order. */
 function tiledGrid(side: number, tileSize: number, tokens: number): { gpscodes: Float32Array; regions: Float32Array } {
   const tile = gridPartition(Math.min(side, tileSize), tokens);
   const tiles = side > tileSize ? (side / tileSize) ** 2 : 1;
@@ -224,9 +224,9 @@ function tiledGrid(side: number, tileSize: number, tokens: number): { gpscodes: 
 }
 
 /**
- * Returns the preprocessed side: the model's own resolution when --size is not given. A model
- * trained below 256x256 (the CPU configs) takes one tile of its own size; a 256 model also takes
- * multiples of 256, tiled as the published code does.
+ * Returns the preprocessed side, which is the model's own resolution when --size is not given.
+ * A model trained below 256x256 (the CPU configs) takes one tile of its own size. A 256 model
+ * also takes multiples of 256, tiled as the published code does.
  */
 function checkSize(options: ReconstructOptions, tileSize: number): number {
   const size = options.size ?? tileSize;

@@ -143,7 +143,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainSummary> 
   const existingStep = await latestCheckpointStep(runDir);
   if (!options.resume && existingStep !== undefined) {
     // Starting over would mix two runs' checkpoints, logs and metrics in one folder.
-    throw new UsageError(`${runDir} already holds a run at step ${existingStep}; pass --resume to continue it, or choose a new --out`);
+    throw new UsageError(`${runDir} already contains a run at step ${existingStep}; pass --resume to continue it, or choose a new --out`);
   }
   if (options.resume && existingStep === undefined) {
     warn(`--resume: ${runDir} has no checkpoints yet; training starts at step 0`);

@@ -47,7 +47,7 @@ test('changed options are listed', async () => {
   } catch (error) {
     assert.instance(error, UsageError);
     const message = (error as Error).message;
-    assert.match(message, `--out ${out} holds reconstructions made with other options`);
+    assert.match(message, `--out ${out} contains reconstructions made with other options`);
     assert.match(message, 'seed: 0 -> 3');
     assert.match(message, 'tokens: 16 -> 32');
   }

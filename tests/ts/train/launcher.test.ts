@@ -113,7 +113,8 @@ test('Ctrl-C, kill and resume continue the same loss curve', async () => {
   assert.is(stopped.exitCode, 130, String(stopped.stderr));
   assert.equal(await waitUntilGone(out, 5_000), []);
   const stoppedAt = (await readLog(out)).filter((e) => e.event === 'stopped')[0]?.step ?? -1;
-  assert.ok(stoppedAt >= 2 && stoppedAt < 6, `stopped at ${stoppedAt}`);
+  assert.ok(stoppedAt >= 2, `stopped at ${stoppedAt}`);
+  assert.ok(stoppedAt < 6, `stopped at ${stoppedAt}`);
   const checkpoint = path.join(out, 'checkpoints', `step-${String(stoppedAt).padStart(8, '0')}.safetensors`);
   assert.ok(existsSync(checkpoint));
   assert.is(
@@ -150,7 +151,7 @@ test('a run folder with checkpoints needs --resume', async () => {
   assert.is(result.exitCode, 2, String(result.stderr));
   assert.is(
     String(result.stderr).trim(),
-    `error: ${out} already holds a run at step 6; pass --resume to continue it, or choose a new --out`,
+    `error: ${out} already contains a run at step 6; pass --resume to continue it, or choose a new --out`,
   );
 });
 
